@@ -1,0 +1,94 @@
+"""Rollouts as padded tensors, split into micro-batches, scored by a model.
+
+Layout of a `RolloutBatch` of N sequences: prompts left-padded to a common width W, then
+completions right-padded to the longest completion C, so every completion starts at
+column W. Loss tensors (`logp`, `mask`, ...) are the completion part: `[N, C]`.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from rlvr.models import sequence_logprobs
+from rlvr.types import Completion
+
+
+@dataclass
+class RolloutBatch:
+    input_ids: Tensor
+    """[N, W + C] prompt (left-padded) then completion (right-padded)."""
+    attention_mask: Tensor
+    """[N, W + C] 1 on real tokens."""
+    prompt_width: int
+    """W: the column where every completion starts."""
+    rollout_logp: Tensor
+    """[N, C] the sampler's log-probs of the completion tokens (0 on padding)."""
+
+    @property
+    def mask(self) -> Tensor:
+        """[N, C] float 1 on completion tokens."""
+        return self.attention_mask[:, self.prompt_width:].float()
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+
+def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion], pad_id: int) -> RolloutBatch:
+    """One row per completion; `completions[i]` continues `prompts[completions[i].prompt_index]`."""
+    W = max(len(prompts[c.prompt_index]) for c in completions)
+    C = max(1, max(len(c.token_ids) for c in completions))
+    N = len(completions)
+    ids = torch.full((N, W + C), pad_id, dtype=torch.long)
+    attn = torch.zeros((N, W + C), dtype=torch.long)
+    logp = torch.zeros((N, C))
+    for i, c in enumerate(completions):
+        p = prompts[c.prompt_index]
+        ids[i, W - len(p):W] = torch.tensor(p, dtype=torch.long)
+        attn[i, W - len(p):W] = 1
+        if c.token_ids:
+            ids[i, W:W + len(c.token_ids)] = torch.tensor(c.token_ids, dtype=torch.long)
+            attn[i, W:W + len(c.token_ids)] = 1
+            logp[i, :len(c.token_ids)] = torch.tensor(c.logprobs)
+    return RolloutBatch(ids, attn, W, logp)
+
+
+def autocast(precision: str):
+    """bf16 autocast for the trainer's passes, or nothing."""
+    if precision == "bfloat16":
+        return torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature: float,
+                        chunk_size: int, precision: str) -> Tensor:
+    """`[len(rows), C]` log-probs of the completion tokens of `rows` under `model`.
+
+    The forward pass sees only the columns these rows use (no all-padding columns on either
+    side); the result is padded back to the batch's C so that reductions see one shape.
+    """
+    attn = batch.attention_mask[rows]
+    used = attn.any(0).nonzero().squeeze(-1)
+    lo, hi = int(used[0]), int(used[-1]) + 1
+    lo = min(lo, batch.prompt_width - 1)  # keep the prompt's last token: it predicts the first completion token
+    ids, attn = batch.input_ids[rows, lo:hi], attn[:, lo:hi]
+    completion = torch.zeros_like(attn)
+    completion[:, batch.prompt_width - lo:] = attn[:, batch.prompt_width - lo:]
+    with autocast(precision):
+        lp = sequence_logprobs(model, ids, attn, completion, temperature=temperature, chunk_size=chunk_size)
+    lp = lp[:, batch.prompt_width - lo:]
+    C = batch.input_ids.shape[1] - batch.prompt_width
+    return torch.nn.functional.pad(lp, (0, C - lp.shape[1]))
+
+
+@torch.no_grad()
+def score(model, batch: RolloutBatch, *, micro_batch_size: int, temperature: float,
+          chunk_size: int, precision: str) -> Tensor:
+    """`[N, C]` log-probs of every completion under `model` (no gradients), micro-batched."""
+    parts = [completion_logprobs(model, batch, rows, temperature=temperature, chunk_size=chunk_size,
+                                 precision=precision)
+             for rows in torch.arange(len(batch)).split(micro_batch_size)]
+    return torch.cat(parts)

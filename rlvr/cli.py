@@ -1,0 +1,211 @@
+"""The `rlvr` command: train, resume, evaluate, inspect configs and verifiers."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+# Nothing is ever fetched from a hub; say so before transformers is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _options_help() -> str:
+    from rlvr.config import Config, describe
+
+    lines = ["config options (set in the YAML file or as --section.key=value):", ""]
+    for key, tp, default, doc in describe(Config):
+        lines.append(f"  --{key}  ({tp}, default {default})")
+        lines.extend(textwrap.wrap(doc, width=88, initial_indent="      ", subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+TRAIN_HELP = """\
+Train a policy with RL from verifiable rewards.
+
+  rlvr train CONFIG [--out DIR] [--section.key=value ...]
+  rlvr train --resume DIR [--section.key=value ...]
+
+CONFIG is a YAML preset (e.g. configs/quickstart.yaml) that overrides the defaults below;
+--section.key=value overrides come last (values are read as YAML: 8, 1e-5, true, [a, b]).
+--resume continues DIR from its newest complete checkpoint with the config saved there;
+the resumed run ends with exactly the weights an uninterrupted run would have.
+"""
+
+
+def _train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from rlvr.config import load_config
+    from rlvr.configtools import parse_overrides
+    from rlvr.train import train
+
+    if args.resume:
+        if args.config:
+            raise SystemExit("give either CONFIG or --resume DIR, not both")
+        saved = Path(args.resume) / "config.yaml"
+        if not saved.is_file():
+            raise SystemExit(f"{args.resume} is not a run folder (no config.yaml)")
+        over = parse_overrides(overrides)
+        over.setdefault("run", {})["out"] = str(args.resume)
+        cfg = load_config(str(saved), over)
+    else:
+        if not args.config:
+            raise SystemExit("rlvr train: give a CONFIG file (or --resume DIR); see rlvr train --help")
+        over = parse_overrides(overrides)
+        if args.out:
+            over.setdefault("run", {})["out"] = args.out
+        cfg = load_config(args.config, over)
+    _quiet_transformers()
+    summary = train(cfg, resume=bool(args.resume))
+    before, after = summary["eval_before"], summary["eval_after"]
+    print(f"\nrun folder: {summary['run_dir']}")
+    if before:
+        print(f"held-out greedy accuracy before: {before['accuracy']:.1%}")
+    if after:
+        print(f"held-out greedy accuracy after:  {after['accuracy']:.1%}")
+    if before and after:
+        print(f"change: {100 * (after['accuracy'] - before['accuracy']):+.1f} points")
+    print(f"training time: {summary['train_seconds'] / 60:.1f} min")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from rlvr.config import load_config
+    from rlvr.configtools import parse_overrides
+    from rlvr.data import eval_samples, prompt_ids
+    from rlvr.eval import evaluate
+    from rlvr.models import load_policy
+    from rlvr.rollout.hf import HFEngine
+    from rlvr.verifiers.reward import RewardFunction
+
+    config = args.config
+    if config is None:  # a checkpoint inside a run folder: use that run's prompt format
+        guess = Path(args.model).parent.parent / "config.yaml"
+        if Path(args.model).parent.name == "checkpoints" and guess.is_file():
+            config = str(guess)
+            print(f"using the prompt format and verifiers of {config}")
+    over = {"data": {"eval": args.data}} if args.data else {}
+    cfg = load_config(config, over)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ks = [int(k) for k in args.k.split(",") if k.strip()] if args.k else []
+    _quiet_transformers()
+    model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
+    engine = HFEngine(model, tokenizer, dtype=args.dtype, batch_size=args.batch_size, seed=args.seed)
+    samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
+    if not samples:
+        raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
+    reward = RewardFunction([(v.name, v.weight, v.options) for v in cfg.reward.verifiers],
+                            accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
+                            timeout_s=cfg.reward.timeout_s)
+    try:
+        res = evaluate(engine, samples, lambda s: prompt_ids(tokenizer, s, cfg.data), reward,
+                       max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens,
+                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed)
+    finally:
+        reward.close()
+    print(f"model: {args.model}\nproblems: {res.problems}")
+    print(f"greedy accuracy: {res.accuracy:.1%}")
+    for k, v in res.pass_at.items():
+        print(f"pass@{k}: {v:.1%}  (unbiased, n={res.n} samples per problem, temperature {args.temperature})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": args.model, **res.as_dict(),
+                                               "examples": res.examples}, indent=2))
+    return 0
+
+
+def _config(args: argparse.Namespace, overrides: list[str]) -> int:
+    from rlvr.config import config_to_yaml, load_config
+
+    print(config_to_yaml(load_config(args.config, overrides)), end="")
+    return 0
+
+
+def _verifiers() -> int:
+    from rlvr.verifiers import DESCRIPTIONS, REGISTRY
+
+    for name in sorted(REGISTRY):
+        print(f"{name:12s} {DESCRIPTIONS.get(name, '')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlvr", description="Reinforcement learning from verifiable rewards.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train or resume a run", description=TRAIN_HELP,
+                       epilog=_options_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("config", nargs="?", help="YAML preset, e.g. configs/quickstart.yaml")
+    t.add_argument("--out", help="run folder (default runs/<run.name>)")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
+
+    e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
+                       description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
+    e.add_argument("--model", required=True, help="HF folder (e.g. a checkpoint), .gguf file, or alias "
+                   "smollm2-135m-instruct")
+    e.add_argument("--data", help="`arithmetic` (held-out split) or a .jsonl/.parquet file "
+                   "(default: the config's data.eval)")
+    e.add_argument("--config", help="config whose prompt format and verifiers to use (default: the run's "
+                   "config.yaml when --model is a checkpoint of a run, else the defaults)")
+    e.add_argument("--k", default="1", help="comma-separated k for pass@k, e.g. 1,4,8 (empty: greedy only)")
+    e.add_argument("--n", type=int, default=0, help="samples per problem for pass@k (default: the largest k)")
+    e.add_argument("--size", type=int, default=200, help="number of problems (0: a file's every row)")
+    e.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for pass@k")
+    e.add_argument("--max-new-tokens", type=int, default=0, help="longest completion (default: the config's)")
+    e.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="weights for decoding")
+    e.add_argument("--batch-size", type=int, default=64, help="sequences decoded at once")
+    e.add_argument("--seed", type=int, default=0, help="seed of the sampling for pass@k")
+    e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    e.add_argument("--json", help="also write the results to this JSON file")
+
+    c = sub.add_parser("config", help="print a resolved config", epilog=_options_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("config", nargs="?", help="YAML preset (default: only the defaults)")
+    sub.add_parser("verifiers", help="list the verifiers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rlvr.configtools import ConfigError
+    from rlvr.data import DataError
+    from rlvr.models import ModelNotFound
+    from rlvr.train import RunExists
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    bad = [x for x in extra if not (x.startswith("--") and "=" in x)]
+    if args.command in ("train", "config"):
+        if bad:
+            parser.error(f"unrecognised arguments: {' '.join(bad)} (config overrides look like --section.key=value)")
+    elif extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    try:
+        if args.command == "train":
+            return _train(args, extra)
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "config":
+            return _config(args, extra)
+        if args.command == "verifiers":
+            return _verifiers()
+    except (ConfigError, DataError, ModelNotFound, RunExists) as e:
+        print(f"rlvr: error: {e}", file=sys.stderr)
+        return 2
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

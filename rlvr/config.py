@@ -1,0 +1,326 @@
+"""The run configuration: nested frozen dataclasses, one docstring per field.
+
+A run's config is built in layers: these defaults, then a YAML preset (which only lists
+what it changes), then `--section.key=value` overrides from the command line. Unknown keys
+and bad values are errors that name the key and what is allowed. The resolved config is
+saved as `config.yaml` in every run folder, and `rlvr train --help` prints this schema.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import yaml
+
+from rlvr.configtools import (ConfigError, build, check_kwargs, deep_merge, describe,
+                              parse_overrides, read_yaml, to_plain)
+
+__all__ = ["Config", "ConfigError", "load_config", "save_config", "describe", "replace"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "run"
+    """Run name; the run folder is `runs/<name>/` unless `out` is set."""
+    out: str = ""
+    """Run folder. Empty means `runs/<name>/`. `rlvr train --out DIR` sets it."""
+    seed: int = 0
+    """Seed for every random choice: data order, sampling, tiny-model weights."""
+    steps: int = 100
+    """Number of training steps (one rollout batch and its optimisation each)."""
+    save_every: int = 0
+    """Write a checkpoint every N steps (0: only at the end). The last step is always saved."""
+    keep_checkpoints: int = 0
+    """How many newest checkpoints to keep (0: keep all)."""
+    log_samples: int = 4
+    """Completions per step written to `samples.jsonl` with their reward and verifier info."""
+    threads: int = 0
+    """torch intra-op threads (0: torch's default, usually the number of cores)."""
+    progress: bool = True
+    """Show a progress bar (metrics are logged either way)."""
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    rank: int = 0
+    """LoRA rank; 0 trains all weights (full fine-tuning)."""
+    alpha: float = 32.0
+    """LoRA scaling numerator (the update is scaled by alpha / rank)."""
+    dropout: float = 0.0
+    """Dropout on the LoRA input (0 keeps the run deterministic and resumable bit for bit)."""
+    targets: list[str] = field(default_factory=lambda: [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    """Names of the linear layers that receive adapters."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = "smollm2-135m-instruct"
+    """Policy: a Hugging Face folder, a `.gguf` file, the alias `smollm2-135m-instruct`, or
+    `tiny` (a random-weight model with a tokenizer made in code, for tests)."""
+    autocast: Literal["none", "bfloat16"] = "none"
+    """Compute precision of the trainer's forward and backward passes (weights stay float32)."""
+    activation_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about a third more time."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    """Low-rank adapters instead of full fine-tuning."""
+    logprob_chunk: int = 1024
+    """Tokens per chunk when computing log-probs (bounds the [chunk, vocab] logits tensor)."""
+
+
+@dataclass(frozen=True)
+class FewShot:
+    prompt: str
+    """The user turn of a worked example shown before the real question."""
+    completion: str
+    """The assistant turn of that example."""
+
+
+@dataclass(frozen=True)
+class ArithmeticConfig:
+    min_operand: int = 10
+    """Smallest operand of a generated problem."""
+    max_operand: int = 99
+    """Largest operand of a generated problem."""
+    ops: list[Literal["+", "-", "*"]] = field(default_factory=lambda: ["+", "-"])
+    """Operations to draw from. Subtraction never goes below zero."""
+    word_problems: bool = False
+    """Phrase problems as short stories instead of bare expressions."""
+    eval_fraction: float = 0.1
+    """Share of all distinct problems reserved for the held-out set (assigned by hash, so the
+    train and held-out problems are disjoint whatever the seeds)."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: str = "arithmetic"
+    """Training prompts: `arithmetic` (procedural) or a `.jsonl` / `.parquet` file."""
+    eval: str = "arithmetic"
+    """Held-out prompts for the before/after evaluation: `arithmetic`, a file, or empty for none."""
+    prompt_field: str = "prompt"
+    """Field of a data row that holds the question (a string, or a list of chat messages)."""
+    answer_field: str = "answer"
+    """Field of a data row that holds the reference answer."""
+    prompt_template: str = "{prompt}"
+    """User message built from a row; `{prompt}` is replaced by the question."""
+    system_prompt: str = ""
+    """System message; empty keeps the tokenizer's default (if its template has one)."""
+    few_shot: list[FewShot] = field(default_factory=list)
+    """Worked examples placed before the question as earlier chat turns."""
+    shuffle: bool = True
+    """Shuffle file-based training data every epoch (seeded)."""
+    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    """Options of the procedural arithmetic task."""
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    engine: Literal["hf"] = "hf"
+    """Rollout engine (`hf`: transformers on this process's device)."""
+    prompts_per_step: int = 8
+    """Distinct prompts sampled per training step."""
+    group_size: int = 8
+    """Completions sampled per prompt (G); advantages compare completions within a group."""
+    max_new_tokens: int = 128
+    """Longest completion; longer ones stop with finish reason `length`."""
+    temperature: float = 1.0
+    """Sampling temperature (0: greedy). The trainer scores tokens at the same temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold (1: off)."""
+    top_k: int = 0
+    """Sample only among the k most likely tokens (0: off)."""
+    batch_size: int = 64
+    """Most sequences decoded at once."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Weight precision of the engine's copy of the policy (bfloat16 decodes faster on CPUs
+    with bf16 instructions; log-probs then differ slightly from the trainer's)."""
+
+
+@dataclass(frozen=True)
+class VerifierSpec:
+    name: str
+    """Verifier name (see `rlvr verifiers`)."""
+    weight: float = 1.0
+    """Weight of this verifier's reward in the total."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword options of the verifier, e.g. `answer_pattern` for `math`."""
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    verifiers: list[VerifierSpec] = field(default_factory=lambda: [VerifierSpec("math")])
+    """Verifiers whose weighted rewards sum to each completion's reward."""
+    accuracy_from: str = ""
+    """Verifier whose reward of 1 counts as a correct answer (empty: the first)."""
+    workers: int = 2
+    """Processes that run verifier calls in parallel."""
+    timeout_s: float = 5.0
+    """Hard time limit of one verifier call; past it the sample gets reward 0."""
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    advantage: str = "grpo"
+    """Advantage estimator, a name in `rlvr.algos.advantages.ADVANTAGES`."""
+    advantage_args: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the advantage function (e.g. `eps`, `scale_by_std`)."""
+    loss: str = "ppo_clip"
+    """Policy loss, a name in `rlvr.algos.losses.LOSSES`."""
+    loss_args: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the loss (e.g. `clip_low`, `clip_high`)."""
+    reduce: str = "seq_mean_token_mean"
+    """How per-token terms become one number, a name in `rlvr.algos.reduce.REDUCE`
+    (`seq_mean_token_mean` is the GRPO paper's 1/G Σ 1/|o| Σ)."""
+    reduce_args: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the reduction (e.g. `budget` for `seq_mean_token_sum_norm`)."""
+    kl: str = "k3"
+    """KL estimator for the penalty against the reference model, a name in `rlvr.algos.kl.KL`."""
+    kl_coef: float = 0.0
+    """Weight β of the KL penalty in the loss (0: no reference model is loaded)."""
+    epochs: int = 1
+    """Optimisation passes over each rollout batch (μ)."""
+    mini_batch_size: int = 0
+    """Sequences per optimizer step (0: the whole rollout batch, one step per rollout)."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-6
+    """Peak learning rate of AdamW."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    """AdamW betas."""
+    warmup_steps: int = 0
+    """Linear warm-up from 0 over this many optimizer steps, then constant."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0: no clipping)."""
+    micro_batch_size: int = 8
+    """Sequences per forward/backward pass; gradients accumulate over a mini-batch."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    size: int = 200
+    """Held-out problems evaluated with greedy decoding before the first and after the last step."""
+    every: int = 0
+    """Also evaluate every N steps (0: only before and after)."""
+    before: bool = True
+    """Evaluate before training."""
+    after: bool = True
+    """Evaluate after training."""
+    max_new_tokens: int = 0
+    """Longest evaluated completion (0: as in rollout)."""
+    seed: int = 1234
+    """Seed of the held-out set (the arithmetic task also keeps its problems out of training)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    """Run bookkeeping."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The policy."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Prompts and answers."""
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """Sampling."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Verifiers."""
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    """Advantages, loss, KL."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Optimizer and batching."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """Held-out evaluation."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks and registry names (each error names its key)."""
+    from rlvr.algos.advantages import ADVANTAGES
+    from rlvr.algos.kl import KL
+    from rlvr.algos.losses import LOSSES
+    from rlvr.algos.reduce import REDUCE
+    from rlvr.verifiers import REGISTRY
+
+    a = cfg.algo
+    for key, name, registry, args in (("algo.advantage", a.advantage, ADVANTAGES, a.advantage_args),
+                                      ("algo.loss", a.loss, LOSSES, a.loss_args),
+                                      ("algo.reduce", a.reduce, REDUCE, a.reduce_args),
+                                      ("algo.kl", a.kl, KL, None)):
+        if name not in registry:
+            raise ConfigError(f"bad value {name!r} for '{key}'; allowed values: {', '.join(sorted(registry))}")
+        if args is not None:
+            check_kwargs(registry[name], args, key + "_args",
+                         reserved=("reduce", "total_tokens", "total_seqs"))
+    for i, spec in enumerate(cfg.reward.verifiers):
+        if spec.name not in REGISTRY:
+            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; "
+                              f"allowed values: {', '.join(sorted(REGISTRY))}")
+        check_kwargs(REGISTRY[spec.name], spec.options, f"reward.verifiers[{i}].options")
+    if not cfg.reward.verifiers:
+        raise ConfigError("'reward.verifiers' must name at least one verifier")
+    names = [v.name for v in cfg.reward.verifiers]
+    if cfg.reward.accuracy_from and cfg.reward.accuracy_from not in names:
+        raise ConfigError(f"bad value {cfg.reward.accuracy_from!r} for 'reward.accuracy_from'; "
+                          f"allowed values: {', '.join(names)}")
+    positive = {"run.steps": cfg.run.steps, "rollout.group_size": cfg.rollout.group_size,
+                "rollout.prompts_per_step": cfg.rollout.prompts_per_step,
+                "rollout.max_new_tokens": cfg.rollout.max_new_tokens,
+                "rollout.batch_size": cfg.rollout.batch_size, "algo.epochs": cfg.algo.epochs,
+                "optim.micro_batch_size": cfg.optim.micro_batch_size,
+                "reward.workers": cfg.reward.workers, "model.logprob_chunk": cfg.model.logprob_chunk}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 1")
+    nonneg = {"run.save_every": cfg.run.save_every, "run.keep_checkpoints": cfg.run.keep_checkpoints,
+              "eval.size": cfg.eval.size, "eval.every": cfg.eval.every,
+              "optim.warmup_steps": cfg.optim.warmup_steps, "optim.grad_clip": cfg.optim.grad_clip,
+              "rollout.temperature": cfg.rollout.temperature, "rollout.top_k": cfg.rollout.top_k,
+              "algo.kl_coef": cfg.algo.kl_coef, "reward.timeout_s": cfg.reward.timeout_s,
+              "algo.mini_batch_size": cfg.algo.mini_batch_size, "model.lora.rank": cfg.model.lora.rank}
+    for key, value in nonneg.items():
+        if value < 0:
+            raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 0")
+    if not 0 < cfg.rollout.top_p <= 1:
+        raise ConfigError(f"bad value {cfg.rollout.top_p!r} for 'rollout.top_p'; must be in (0, 1]")
+    if len(cfg.optim.betas) != 2:
+        raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; expected two numbers")
+    batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    mini = cfg.algo.mini_batch_size or batch
+    if batch % mini:
+        raise ConfigError(f"'algo.mini_batch_size' ({mini}) must divide the rollout batch "
+                          f"(prompts_per_step × group_size = {batch})")
+    if not 0 < cfg.data.arithmetic.eval_fraction < 1:
+        raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
+    if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
+        raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
+
+
+def load_config(path: str | None = None, overrides: list[str] | dict | None = None) -> Config:
+    """Defaults, then the YAML file at `path`, then overrides (`--a.b=v` strings or a dict)."""
+    data = _defaults()
+    if path:
+        data = deep_merge(data, read_yaml(path))
+    if overrides:
+        over = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
+        data = deep_merge(data, over)
+    return build(Config, data)
+
+
+def _defaults() -> dict:
+    # Built field by field so that validation (which needs registries) runs once, at the end.
+    from dataclasses import fields
+    return {f.name: to_plain(f.default_factory()) for f in fields(Config)}
+
+
+def save_config(cfg: Config, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(to_plain(cfg), fh, sort_keys=False, allow_unicode=True)
+
+
+def config_to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_plain(cfg), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,228 @@
+"""Machinery behind `rlvr.config`: typed construction of frozen dataclasses from nested
+dicts, YAML layering, `--section.key=value` overrides, and field docstrings.
+
+Kept apart from `config.py` so that file holds only the schema a user reads.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import textwrap
+import types
+import typing
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A user-facing configuration problem; the message names the key and what is allowed."""
+
+
+# ---------------------------------------------------------------------------- docs
+@functools.lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of a dataclass (cleanrl style), read from source."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Every leaf option of a config tree as (key, type, default, doc), for `--help`."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            rows.extend(describe(tp, key + "."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append((key, type_name(tp), yaml.safe_dump(to_plain(default), default_flow_style=True,
+                                                     width=10_000).strip().removesuffix("..."
+                                                     ).strip(), docs.get(f.name, "")))
+    return rows
+
+
+def type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if origin in (list, tuple, dict):
+        return f"{origin.__name__}[{', '.join(type_name(a) for a in typing.get_args(tp) if a is not Ellipsis)}]"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+# ---------------------------------------------------------------------------- build
+def build(cls: type, data: dict[str, Any] | None, prefix: str = "") -> Any:
+    """Construct dataclass `cls` from a nested dict, checking every key and value."""
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'config'}' must be a mapping, got {data!r}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown config key '{prefix}{key}'; allowed keys here: {', '.join(names)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: coerce(hints[k], v, f"{prefix}{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except TypeError as e:  # a required field without a value
+        raise ConfigError(f"'{prefix.rstrip('.') or 'config'}': {e}") from None
+
+
+def coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check `value` against type `tp` and convert it where the conversion is lossless."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(value):
+            return value
+        return build(tp, value, key + ".")
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"bad value {value!r} for '{key}'; allowed values: "
+                              + ", ".join(repr(a) for a in args))
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(arg, value, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"bad value {value!r} for '{key}'; expected {type_name(tp)}")
+    if origin in (list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a list ({type_name(tp)})")
+        item_tp = args[0] if args else Any
+        items = [coerce(item_tp, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a mapping")
+        return {str(k): coerce(args[1] if args else Any, v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"bad value {value!r} for '{key}'; expected true or false")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected an integer")
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected an integer") from None
+        if not as_float.is_integer():
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected an integer")
+        return int(as_float)
+    if tp is float:
+        # YAML 1.1 reads `1e-5` (no dot) as a string; accept any numeric spelling.
+        if isinstance(value, bool):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a number") from None
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a string")
+        return value
+    raise TypeError(f"config type {tp} of '{key}' is not supported")  # schema bug, not user input
+
+
+# ---------------------------------------------------------------------------- layering
+def to_plain(obj: Any) -> Any:
+    """Dataclasses and tuples to dicts and lists, for YAML."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` wins; nested mappings merge key by key, anything else is replaced whole."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_yaml(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """`["--a.b=1", "--a.c=x"]` -> `{"a": {"b": 1, "c": "x"}}`; values are read as YAML."""
+    out: dict = {}
+    for item in items:
+        if not item.startswith("--") or "=" not in item:
+            raise ConfigError(f"override {item!r} must look like --section.key=value")
+        key, raw = item[2:].split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r} conflicts with an earlier one")
+        node[parts[-1]] = value
+    return out
+
+
+def check_kwargs(fn: Any, given: dict, key: str, reserved: tuple[str, ...] = ()) -> None:
+    """Config-supplied keyword arguments must exist in `fn`'s signature (typos fail early)."""
+    params = inspect.signature(fn).parameters
+    allowed = [n for n, p in params.items()
+               if p.kind == p.KEYWORD_ONLY and n not in reserved]
+    for name in given:
+        if name not in allowed:
+            raise ConfigError(f"unknown argument '{key}.{name}' for {fn.__name__}; allowed: "
+                              + (", ".join(allowed) or "none"))

@@ -1,0 +1,83 @@
+"""Datasets: local JSONL/Parquet files and procedural generators, plus chat templating.
+
+`PromptStream` hands the trainer batches of training samples and remembers its position,
+so a resumed run continues with exactly the prompts it would have seen.
+"""
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from rlvr.data.arithmetic import ArithmeticTask
+from rlvr.data.chat import messages_for, render
+from rlvr.data.files import DataError, load_file
+from rlvr.types import Sample
+
+if TYPE_CHECKING:
+    from rlvr.config import DataConfig
+
+PROCEDURAL = ("arithmetic",)
+
+
+def _arithmetic(cfg: "DataConfig", seed: int, split: str) -> ArithmeticTask:
+    a = cfg.arithmetic
+    return ArithmeticTask(seed=seed, split=split, min_operand=a.min_operand, max_operand=a.max_operand,
+                          ops=a.ops, word_problems=a.word_problems, eval_fraction=a.eval_fraction)
+
+
+class PromptStream:
+    """Training samples in order: a procedural task's endless stream, or a file's rows
+    reshuffled every epoch (seeded)."""
+
+    def __init__(self, cfg: "DataConfig", seed: int) -> None:
+        self.seed = seed
+        self.shuffle = cfg.shuffle
+        self.position = 0  # samples handed out so far
+        if cfg.train in PROCEDURAL:
+            self.task, self.rows = _arithmetic(cfg, seed, "train"), None
+        else:
+            self.task, self.rows = None, load_file(cfg.train, prompt_field=cfg.prompt_field,
+                                                   answer_field=cfg.answer_field)
+        self._order_epoch, self._order = -1, []
+
+    def _row(self, i: int) -> Sample:
+        if self.task is not None:
+            return self.task[i]
+        epoch, j = divmod(i, len(self.rows))
+        if epoch != self._order_epoch:
+            self._order = list(range(len(self.rows)))
+            if self.shuffle:
+                random.Random(f"epoch:{self.seed}:{epoch}").shuffle(self._order)
+            self._order_epoch = epoch
+        return self.rows[self._order[j]]
+
+    def next(self, n: int) -> list[Sample]:
+        out = [self._row(self.position + k) for k in range(n)]
+        self.position += n
+        return out
+
+    def state_dict(self) -> dict:
+        return {"position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.position = int(state["position"])
+
+
+def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
+    """The held-out set: the arithmetic task's eval split, or the first `size` rows of a file
+    (all rows when `size` is 0)."""
+    if not cfg.eval:
+        return []
+    if cfg.eval in PROCEDURAL:
+        return _arithmetic(cfg, seed, "eval").take(size)
+    rows = load_file(cfg.eval, prompt_field=cfg.prompt_field, answer_field=cfg.answer_field)
+    return rows[:size] if size else rows
+
+
+def prompt_ids(tokenizer, sample: Sample, cfg: "DataConfig") -> list[int]:
+    return render(tokenizer, sample, template=cfg.prompt_template,
+                  system_prompt=cfg.system_prompt, few_shot=cfg.few_shot)
+
+
+__all__ = ["ArithmeticTask", "DataError", "PromptStream", "Sample", "eval_samples",
+           "load_file", "messages_for", "prompt_ids", "render"]

@@ -1,0 +1,60 @@
+"""Evaluation of a policy on a set of samples: greedy accuracy and unbiased pass@k."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from rlvr.eval.passk import mean_pass_at_k
+from rlvr.rollout.base import RolloutEngine, SamplingParams
+from rlvr.types import Sample
+from rlvr.verifiers.reward import RewardFunction
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    """Greedy accuracy: share of problems whose single greedy answer is correct."""
+    problems: int
+    """Number of problems evaluated."""
+    pass_at: dict[int, float] = field(default_factory=dict)
+    """Unbiased pass@k per k, from `n` samples per problem (empty when not asked)."""
+    n: int = 0
+    """Samples per problem behind pass@k."""
+    mean_length: float = 0.0
+    """Mean greedy completion length in tokens."""
+    examples: list[dict] = field(default_factory=list)
+    """A few greedy completions with their verdicts."""
+
+    def as_dict(self) -> dict:
+        out = {"accuracy": self.accuracy, "problems": self.problems, "mean_length": self.mean_length}
+        out.update({f"pass@{k}": v for k, v in self.pass_at.items()})
+        if self.pass_at:
+            out["n"] = self.n
+        return out
+
+
+def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[[Sample], list[int]],
+             reward: RewardFunction, *, max_new_tokens: int, ks: Sequence[int] = (),
+             n: int = 0, temperature: float = 1.0, seed: int = 0, examples: int = 3) -> EvalResult:
+    """Greedy accuracy on `samples`; with `ks`, also pass@k from `n` (default max k) samples
+    per problem at `temperature`. Sampling is seeded by `seed`, apart from training's RNG."""
+    prompts = [render(s) for s in samples]
+    refs = [s.answer for s in samples]
+    metas = [s.meta for s in samples]
+    greedy = engine.generate(prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0))
+    scored = reward([c.text for c in greedy], refs, metas)
+    result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
+                        mean_length=sum(len(c.token_ids) for c in greedy) / max(1, len(greedy)))
+    for i in range(min(examples, len(samples))):
+        result.examples.append({"prompt": samples[i].prompt, "answer": refs[i], "completion": greedy[i].text,
+                                "correct": scored.correct[i]})
+    if ks:
+        n = n or max(ks)
+        sampled = engine.generate(prompts, n, SamplingParams(max_new_tokens=max_new_tokens,
+                                                             temperature=temperature, seed=seed))
+        s_scored = reward([c.text for c in sampled], [r for r in refs for _ in range(n)],
+                          [m for m in metas for _ in range(n)])
+        counts = [(n, sum(s_scored.correct[i * n:(i + 1) * n])) for i in range(len(samples))]
+        result.n = n
+        result.pass_at = {k: mean_pass_at_k(counts, k) for k in ks}
+    return result

