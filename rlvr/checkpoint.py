@@ -39,6 +39,15 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return dirs[-1] if dirs else None
 
 
+def remove_partial_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Delete temporary folders left by a run killed while saving (never a complete one)."""
+    root = Path(run_dir) / "checkpoints"
+    partial = [p for p in root.glob(".step-*.tmp-*") if p.is_dir()] if root.is_dir() else []
+    for p in partial:
+        shutil.rmtree(p, ignore_errors=True)
+    return partial
+
+
 def is_peft(model) -> bool:
     return hasattr(model, "peft_config")
 

@@ -26,6 +26,14 @@ def _truncate_jsonl(path: Path, last_step: int) -> None:
     path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
 
 
+def _moving_average(values: list, window: int) -> list:
+    out, acc = [], []
+    for v in values:
+        acc = (acc + [v if v is not None else float("nan")])[-window:]
+        out.append(sum(acc) / len(acc))
+    return out
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -88,8 +96,13 @@ class RunLog:
 
         steps = [r["step"] for r in rows]
         fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-        ax.plot(steps, [r.get("reward/mean") for r in rows], label="reward (mean)", color="tab:blue")
-        ax.plot(steps, [r.get("accuracy") for r in rows], label="train accuracy", color="tab:green", alpha=0.6)
+        for key, label, color in (("reward/mean", "reward", "tab:blue"), ("accuracy", "train accuracy", "tab:green")):
+            values = [r.get(key) for r in rows]
+            if key == "accuracy" and values == [r.get("reward/mean") for r in rows]:
+                continue  # a 0/1 reward: the accuracy line would hide under the reward line
+            ax.plot(steps, values, color=color, alpha=0.3, linewidth=1)
+            ax.plot(steps, _moving_average(values, 5), color=color, linewidth=2,
+                    label=f"{label} (mean of last 5 steps)")
         evals = [(r["step"], r["eval/accuracy"]) for r in history if r.get("eval/accuracy") is not None]
         evals += [after] if after else []
         if evals:

@@ -26,8 +26,8 @@ import torch
 
 from rlvr.algos import ADVANTAGES, KL, LOSSES, REDUCE
 from rlvr.batching import RolloutBatch, collate, completion_logprobs, score
-from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint, rng_state,
-                             save_checkpoint, set_rng_state)
+from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint, remove_partial_checkpoints,
+                             rng_state, save_checkpoint, set_rng_state)
 from rlvr.config import Config, config_to_yaml, save_config
 from rlvr.data import PromptStream, eval_samples, prompt_ids
 from rlvr.eval import evaluate
@@ -43,7 +43,16 @@ class RunExists(RuntimeError):
 
 
 def run_dir_of(cfg: Config) -> Path:
-    return Path(cfg.run.out) if cfg.run.out else Path("runs") / cfg.run.name
+    """`run.out`, or `runs/<name>` — then `runs/<name>-2`, `-3`... if that already holds a run,
+    so that running the same preset twice never collides."""
+    if cfg.run.out:
+        return Path(cfg.run.out)
+    base = Path("runs") / cfg.run.name
+    candidate, n = base, 1
+    while checkpoint_dirs(candidate):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
 def build_policy(cfg: Config):
@@ -152,6 +161,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                         f"{run_dir}` or choose another folder with --out")
     if resume and ckpt is None:
         print(f"no complete checkpoint in {run_dir}: starting from the beginning")
+    if resume:
+        remove_partial_checkpoints(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, str(run_dir / "config.yaml"))
     if cfg.run.threads:

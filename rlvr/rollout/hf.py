@@ -4,7 +4,8 @@ Our own decoding loop instead of `model.generate`, for three measured reasons on
 (`../shared/ENVIRONMENT.md`): each prompt is encoded once and its cache copied to the n
 samples of its group; rows that finished are dropped from the batch (generate keeps
 decoding them); and tokens are drawn with an exact inverse-CDF sampler (one uniform per
-row) instead of `torch.multinomial`, which costs tens of ms per step on CPU.
+row) instead of `torch.multinomial`, which costs tens of ms per step on CPU. A bf16 engine
+also uses a grouped-query decode attention (`attention.py`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 
 from rlvr.models import position_ids_for
+from rlvr.rollout.attention import use_decode_attention
 from rlvr.rollout.base import Prompt, SamplingParams
 from rlvr.types import Completion
 
@@ -66,6 +68,8 @@ class HFEngine:
         self.dtype = DTYPES[dtype]
         self.shared = next(model.parameters()).dtype == self.dtype
         self.model = model if self.shared else copy.deepcopy(model).to(self.dtype)
+        if not self.shared and self.dtype == torch.bfloat16:
+            use_decode_attention(self.model)  # bf16 sdpa is slow for one-token steps on CPU
         self.generator = torch.Generator().manual_seed(seed)
         eos = model.generation_config.eos_token_id if getattr(model, "generation_config", None) else None
         eos = eos if isinstance(eos, list) else [eos]
