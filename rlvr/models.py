@@ -210,7 +210,7 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     `temperature` divides the logits, as the sampler did.
     """
     backbone, head = _backbone_and_head(model)
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask,
+    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
                       position_ids=position_ids_for(attention_mask)).last_hidden_state
     # Token t is predicted by the hidden state at t - 1.
     select = completion_mask[:, 1:].bool()

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from rlvr.algos import ADVANTAGES, KL, LOSSES, REDUCE
 from rlvr.batching import RolloutBatch, collate, completion_logprobs, score
@@ -65,7 +66,12 @@ def build_policy(cfg: Config):
         model = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                  target_modules=list(lora.targets), task_type="CAUSAL_LM"))
     if cfg.model.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if cfg.model.lora.rank > 0:
+            model.enable_input_require_grads()  # frozen embeddings: the recomputed layers need a grad input
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers ≥ 5
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     return model, tokenizer
 
@@ -141,9 +147,24 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: torch.Tenso
     return out
 
 
+def _rollout_metrics(rewards: torch.Tensor, scored, completions) -> dict[str, float]:
+    lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
+    return {
+        "reward/mean": float(rewards.mean()),
+        "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
+        "accuracy": sum(scored.correct) / len(completions), **scored.metrics,
+        # groups whose rewards are all equal have zero advantage: they teach nothing
+        "groups/all_equal_frac": float((rewards.max(1).values == rewards.min(1).values).float().mean()),
+        "length/mean": float(lengths.mean()), "length/max": float(lengths.max()),
+        "length/truncated_frac": sum(c.finish_reason == "length" for c in completions) / len(completions),
+    }
+
+
 def _sample_rows(samples, completions, scored, advantages, n: int) -> list[dict]:
+    """`n` completions spread evenly over the batch (so over several prompts)."""
     rows = []
-    for i, c in enumerate(completions[:n]):
+    for i in sorted({k * len(completions) // n for k in range(min(n, len(completions)))}):
+        c = completions[i]
         s = samples[c.prompt_index]
         rows.append({"prompt": s.prompt, "answer": s.answer, "completion": c.text,
                      "reward": scored.rewards[i], "advantage": float(advantages[i]),
@@ -187,103 +208,95 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
     reward_fn = RewardFunction([(v.name, v.weight, v.options) for v in cfg.reward.verifiers],
                                accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
                                timeout_s=cfg.reward.timeout_s)
-    advantage_fn = partial(ADVANTAGES[cfg.algo.advantage], **cfg.algo.advantage_args)
+    try:
+        advantage_fn = partial(ADVANTAGES[cfg.algo.advantage], **cfg.algo.advantage_args)
 
-    start, before, after = 0, None, None
-    if ckpt is not None:
-        state = load_checkpoint(ckpt, model)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        engine.load_state_dict(state["engine"])
-        stream.load_state_dict(state["data"])
-        set_rng_state(state["rng"])
-        engine.update_weights(model)
-        start, before = state["step"], state.get("eval_before")
-        print(f"resuming {run_dir} from {ckpt.name}")
-    log = RunLog(run_dir, resume_step=start if ckpt is not None else None)
+        start, before, after = 0, None, None
+        if ckpt is not None:
+            state = load_checkpoint(ckpt, model)
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            engine.load_state_dict(state["engine"])
+            stream.load_state_dict(state["data"])
+            set_rng_state(state["rng"])
+            engine.update_weights(model)
+            start, before = state["step"], state.get("eval_before")
+            print(f"resuming {run_dir} from {ckpt.name}")
+        log = RunLog(run_dir, resume_step=start if ckpt is not None else None)
 
-    render = partial(prompt_ids, tokenizer, cfg=cfg.data)
-    held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
-    eval_tokens = cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
+        render = partial(prompt_ids, tokenizer, cfg=cfg.data)
+        held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
+        eval_tokens = cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
 
-    def held_out_eval(label: str) -> dict:
-        t = time.time()
-        res = evaluate(engine, held_out, lambda s: render(s), reward_fn, max_new_tokens=eval_tokens).as_dict()
-        print(f"held-out greedy accuracy {label}: {res['accuracy']:.1%} of {res['problems']} problems "
-              f"({time.time() - t:.0f}s)", flush=True)
-        return res
+        def held_out_eval(label: str) -> dict:
+            t = time.time()
+            res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens).as_dict()
+            print(f"held-out greedy accuracy {label}: {res['accuracy']:.1%} of {res['problems']} problems "
+                  f"({time.time() - t:.0f}s)", flush=True)
+            return res
 
-    if start == 0 and cfg.eval.before and held_out:
-        before = held_out_eval("before training")
-        log.log(0, {f"eval/{k}": v for k, v in before.items()})
+        if start == 0 and cfg.eval.before and held_out:
+            before = held_out_eval("before training")
+            log.log(0, {f"eval/{k}": v for k, v in before.items()})
 
-    P, G = cfg.rollout.prompts_per_step, cfg.rollout.group_size
-    sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
-                              top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k)
-    t_run = time.time()
-    from tqdm.auto import tqdm
+        P, G = cfg.rollout.prompts_per_step, cfg.rollout.group_size
+        sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
+                                  top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k)
+        t_run = time.time()
+        bar = tqdm(total=cfg.run.steps, initial=start, disable=not cfg.run.progress, desc="train",
+                   dynamic_ncols=True)
+        for step in range(start + 1, cfg.run.steps + 1):
+            t0 = time.time()
+            # 1. prompts
+            samples = stream.next(P)
+            prompts = [render(s) for s in samples]
+            # 2. rollouts: G completions per prompt, prompt-major
+            completions = engine.generate(prompts, G, sampling)
+            t_gen = time.time() - t0
+            # 3. rewards
+            scored = reward_fn([c.text for c in completions], [s.answer for s in samples for _ in range(G)],
+                               [s.meta for s in samples for _ in range(G)])
+            rewards = torch.tensor(scored.rewards, dtype=torch.float32).view(P, G)
+            t_reward = time.time() - t0 - t_gen
+            # 4. advantages, one per completion
+            advantages = advantage_fn(rewards).reshape(-1)
+            # 5. optimisation
+            batch = collate(prompts, completions, tokenizer.pad_token_id)
+            update = policy_update(model, ref_model, batch, advantages, cfg=cfg, optimizer=optimizer,
+                                   scheduler=scheduler, step=step)
+            # 6. the engine samples from the new weights from now on
+            engine.update_weights(model)
+            # 7. log
+            elapsed = time.time() - t0
+            metrics = {**_rollout_metrics(rewards, scored, completions), **update,
+                       "time/generate_s": t_gen, "time/reward_s": t_reward,
+                       "time/update_s": elapsed - t_gen - t_reward, "time/step_s": elapsed,
+                       "tokens/generated_per_s": sum(len(c.token_ids) for c in completions) / max(t_gen, 1e-9)}
+            if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and held_out:
+                metrics.update({f"eval/{k}": v for k, v in held_out_eval(f"at step {step}").items()})
+            log.log(step, metrics)
+            log.samples(step, _sample_rows(samples, completions, scored, advantages, cfg.run.log_samples))
+            bar.update(1)
+            bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['accuracy']:.3f}",
+                            len=f"{metrics['length/mean']:.0f}", s_per_step=f"{elapsed:.1f}")
+            # 8. checkpoint
+            if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
+                save_checkpoint(run_dir, step, model, tokenizer, {
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "engine": engine.state_dict(), "data": stream.state_dict(), "rng": rng_state(),
+                    "eval_before": before}, keep=cfg.run.keep_checkpoints)
+        bar.close()
+        train_seconds = time.time() - t_run
 
-    bar = tqdm(total=cfg.run.steps, initial=start, disable=not cfg.run.progress, desc="train",
-               dynamic_ncols=True)
-    for step in range(start + 1, cfg.run.steps + 1):
-        t0 = time.time()
-        # 1. prompts
-        samples = stream.next(P)
-        prompts = [render(s) for s in samples]
-        # 2. rollouts: G completions per prompt, prompt-major
-        completions = engine.generate(prompts, G, sampling)
-        t_gen = time.time() - t0
-        # 3. rewards
-        scored = reward_fn([c.text for c in completions], [s.answer for s in samples for _ in range(G)],
-                           [s.meta for s in samples for _ in range(G)])
-        rewards = torch.tensor(scored.rewards, dtype=torch.float32).view(P, G)
-        t_reward = time.time() - t0 - t_gen
-        # 4. advantages, one per completion
-        advantages = advantage_fn(rewards).reshape(-1)
-        # 5. optimisation
-        batch = collate(prompts, completions, tokenizer.pad_token_id)
-        update = policy_update(model, ref_model, batch, advantages, cfg=cfg, optimizer=optimizer,
-                               scheduler=scheduler, step=step)
-        # 6. the engine samples from the new weights from now on
-        engine.update_weights(model)
-        # 7. log
-        lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
-        elapsed = time.time() - t0
-        metrics = {
-            "reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-            "accuracy": sum(scored.correct) / len(completions), **scored.metrics,
-            "groups/all_equal_frac": float((rewards.max(1).values == rewards.min(1).values).float().mean()),
-            "length/mean": float(lengths.mean()), "length/max": float(lengths.max()),
-            "length/truncated_frac": sum(c.finish_reason == "length" for c in completions) / len(completions),
-            **update,
-            "time/generate_s": t_gen, "time/reward_s": t_reward,
-            "time/update_s": elapsed - t_gen - t_reward, "time/step_s": elapsed,
-            "tokens/generated_per_s": float(lengths.sum()) / max(t_gen, 1e-9),
-        }
-        if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and held_out:
-            metrics.update({f"eval/{k}": v for k, v in held_out_eval(f"at step {step}").items()})
-        log.log(step, metrics)
-        log.samples(step, _sample_rows(samples, completions, scored, advantages, cfg.run.log_samples))
-        bar.update(1)
-        bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['accuracy']:.3f}",
-                        len=f"{metrics['length/mean']:.0f}", s_per_step=f"{elapsed:.1f}")
-        # 8. checkpoint
-        if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
-            save_checkpoint(run_dir, step, model, tokenizer, {
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "engine": engine.state_dict(), "data": stream.state_dict(), "rng": rng_state(),
-                "eval_before": before}, keep=cfg.run.keep_checkpoints)
-    bar.close()
-    train_seconds = time.time() - t_run
-
-    if cfg.eval.after and held_out:
-        after = held_out_eval("after training")
-    final = latest_checkpoint(run_dir)
-    summary = {"run_dir": str(run_dir), "eval_before": before, "eval_after": after,
-               "train_seconds": train_seconds, "final_checkpoint": str(final) if final else None}
-    _finish(log, run_dir, cfg, summary)
-    reward_fn.close()
-    return summary
+        if cfg.eval.after and held_out:
+            after = held_out_eval("after training")
+        final = latest_checkpoint(run_dir)
+        summary = {"run_dir": str(run_dir), "eval_before": before, "eval_after": after,
+                   "train_seconds": train_seconds, "final_checkpoint": str(final) if final else None}
+        _finish(log, run_dir, cfg, summary)
+        return summary
+    finally:
+        reward_fn.close()
 
 
 def _finish(log: RunLog, run_dir: Path, cfg: Config, summary: dict) -> None:
