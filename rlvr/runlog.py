@@ -138,13 +138,28 @@ def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, 
             lines += ["", f"Change: {100 * (after['accuracy'] - before['accuracy']):+.1f} points."]
         lines.append("")
     if history:
-        first, last = history[0], history[-1]
+        k = min(5, len(history))
+
+        def mean(key: str, rows: list[dict]) -> float:
+            values = [r[key] for r in rows if r.get(key) is not None]
+            return sum(values) / len(values) if values else float("nan")
+
         lines += ["## Training", "",
-                  f"- steps logged: {len(history)} (last step {last['step']}), wall time {seconds / 60:.1f} min",
-                  f"- reward mean: first step {first.get('reward/mean', float('nan')):.3f}, "
-                  f"last step {last.get('reward/mean', float('nan')):.3f}",
-                  f"- train accuracy: first step {first.get('accuracy', float('nan')):.3f}, "
-                  f"last step {last.get('accuracy', float('nan')):.3f}", ""]
+                  f"- steps: {history[-1]['step']}, wall time {seconds / 60:.1f} min "
+                  f"({mean('time/step_s', history):.2f} s per step)",
+                  f"- reward, mean of the first {k} steps → last {k} steps: "
+                  f"{mean('reward/mean', history[:k]):.3f} → {mean('reward/mean', history[-k:]):.3f}",
+                  f"- train accuracy, likewise: {mean('accuracy', history[:k]):.3f} → "
+                  f"{mean('accuracy', history[-k:]):.3f}",
+                  f"- mean completion length, likewise: {mean('length/mean', history[:k]):.1f} → "
+                  f"{mean('length/mean', history[-k:]):.1f} tokens", ""]
+    examples = (after or {}).get("examples") or []
+    if examples:
+        lines += ["## Held-out examples after training (greedy)", ""]
+        for ex in examples:
+            mark = "correct" if ex["correct"] else "wrong"
+            lines += [f"- **{ex['prompt']}** (reference {ex['answer']}, {mark}): `{ex['completion'].strip()}`"]
+        lines.append("")
     lines += ["## Files", "", "- `metrics.jsonl`, `tensorboard/`: per-step metrics",
               "- `samples.jsonl`: sampled completions with rewards", "- `reward.png`: reward curve"]
     if checkpoint:

@@ -147,6 +147,10 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: torch.Tenso
     return out
 
 
+def _eval_metrics(result: dict) -> dict[str, float]:
+    return {f"eval/{k}": v for k, v in result.items() if k != "examples"}
+
+
 def _rollout_metrics(rewards: torch.Tensor, scored, completions) -> dict[str, float]:
     lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
     return {
@@ -230,14 +234,14 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
 
         def held_out_eval(label: str) -> dict:
             t = time.time()
-            res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens).as_dict()
+            res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens).as_dict(examples=True)
             print(f"held-out greedy accuracy {label}: {res['accuracy']:.1%} of {res['problems']} problems "
                   f"({time.time() - t:.0f}s)", flush=True)
             return res
 
         if start == 0 and cfg.eval.before and held_out:
             before = held_out_eval("before training")
-            log.log(0, {f"eval/{k}": v for k, v in before.items()})
+            log.log(0, _eval_metrics(before))
 
         P, G = cfg.rollout.prompts_per_step, cfg.rollout.group_size
         sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
@@ -273,12 +277,12 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                        "time/update_s": elapsed - t_gen - t_reward, "time/step_s": elapsed,
                        "tokens/generated_per_s": sum(len(c.token_ids) for c in completions) / max(t_gen, 1e-9)}
             if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and held_out:
-                metrics.update({f"eval/{k}": v for k, v in held_out_eval(f"at step {step}").items()})
+                metrics.update(_eval_metrics(held_out_eval(f"at step {step}")))
             log.log(step, metrics)
             log.samples(step, _sample_rows(samples, completions, scored, advantages, cfg.run.log_samples))
             bar.update(1)
-            bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['accuracy']:.3f}",
-                            len=f"{metrics['length/mean']:.0f}", s_per_step=f"{elapsed:.1f}")
+            bar.set_postfix({"reward": f"{metrics['reward/mean']:.3f}", "acc": f"{metrics['accuracy']:.3f}",
+                             "len": f"{metrics['length/mean']:.0f}", "s/step": f"{elapsed:.1f}"})
             # 8. checkpoint
             if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
                 save_checkpoint(run_dir, step, model, tokenizer, {

@@ -25,8 +25,10 @@ class EvalResult:
     examples: list[dict] = field(default_factory=list)
     """A few greedy completions with their verdicts."""
 
-    def as_dict(self) -> dict:
+    def as_dict(self, examples: bool = False) -> dict:
         out = {"accuracy": self.accuracy, "problems": self.problems, "mean_length": self.mean_length}
+        if examples:
+            out["examples"] = self.examples
         out.update({f"pass@{k}": v for k, v in self.pass_at.items()})
         if self.pass_at:
             out["n"] = self.n
