@@ -152,7 +152,9 @@ def main() -> None:
         return child(args)
     results = {}
     for name in ("rlvr", "trl"):
-        cmd = [sys.executable, __file__, "--child", name] + [a for a in sys.argv[1:] if not a.startswith("--json")]
+        cmd = [sys.executable, __file__, "--child", name, "--steps", str(args.steps), "--prompts", str(args.prompts),
+               "--group", str(args.group), "--max-new-tokens", str(args.max_new_tokens), "--lr", str(args.lr),
+               "--micro-batch", str(args.micro_batch), "--threads", str(args.threads), "--seed", str(args.seed)]
         print(f"== running {name} ...", flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [x for x in proc.stdout.splitlines() if x.startswith(MARK)]
