@@ -51,9 +51,8 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
             rows.extend(describe(tp, key + "."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        rows.append((key, type_name(tp), yaml.safe_dump(to_plain(default), default_flow_style=True,
-                                                     width=10_000).strip().removesuffix("..."
-                                                     ).strip(), docs.get(f.name, "")))
+        shown = yaml.safe_dump(to_plain(default), default_flow_style=True, width=10_000)
+        rows.append((key, type_name(tp), shown.strip().removesuffix("...").strip(), docs.get(f.name, "")))
     return rows
 
 
@@ -108,14 +107,13 @@ def coerce(tp: Any, value: Any, key: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return coerce(arg, value, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"bad value {value!r} for '{key}'; expected {type_name(tp)}")
     if origin in (list, tuple):
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):

@@ -109,13 +109,20 @@ class VerifierPool:
         results: list[Verdict | None] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
         while pending or any(w.task is not None for w in self._workers):
-            for w in self._workers:
+            for i, w in enumerate(self._workers):
                 if w.task is None and pending:
                     task_id = pending.pop()
-                    index, completion, reference, meta = tasks[task_id]
-                    w.conn.send((task_id, index, completion, reference, meta))
+                    try:
+                        w.conn.send((task_id, *tasks[task_id]))
+                    except (BrokenPipeError, OSError):  # the worker died while idle: replace it, retry
+                        self.crashes += 1
+                        pending.append(task_id)
+                        self._replace(i)
+                        continue
                     w.task, w.deadline = task_id, time.monotonic() + self.timeout_s
             busy = [w for w in self._workers if w.task is not None]
+            if not busy:
+                continue
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = set(wait([w.conn for w in busy], timeout=timeout))
             for i, w in enumerate(self._workers):
@@ -136,10 +143,13 @@ class VerifierPool:
                         "error": "timeout", "reason": f"verifier call exceeded {self.timeout_s:g}s"})
                 else:
                     continue
-                w.kill()
-                self._workers[i] = _Worker(self._ctx, self.specs)
-                self._workers[i].wait_ready()
+                self._replace(i)
         return results  # type: ignore[return-value]
+
+    def _replace(self, i: int) -> None:
+        self._workers[i].kill()
+        self._workers[i] = _Worker(self._ctx, self.specs)
+        self._workers[i].wait_ready()
 
     def close(self) -> None:
         for w in self._workers:

@@ -114,3 +114,12 @@ def test_reward_function_weights_and_metrics():
     assert s.correct == [True, False, False]
     assert s.metrics["reward/math"] == pytest.approx(1 / 3) and s.metrics["reward/format"] == pytest.approx(2 / 3)
     assert isinstance(s.verdicts[0]["math"], Verdict)
+
+
+def test_pool_survives_a_worker_that_died_while_idle():
+    with VerifierPool([("math", {})], workers=1, timeout_s=5.0) as pool:
+        assert pool.run([(0, "\\boxed{1}", "1", {})])[0].reward == 1.0
+        pool._workers[0].proc.kill()  # e.g. the OOM killer between two steps
+        pool._workers[0].proc.join()
+        verdicts = pool.run([(0, "\\boxed{2}", "2", {}), (0, "\\boxed{3}", "4", {})])
+        assert [v.reward for v in verdicts] == [1.0, 0.0] and pool.crashes == 1
