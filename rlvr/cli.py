@@ -102,7 +102,8 @@ def _eval(args: argparse.Namespace) -> int:
     ks = [int(k) for k in args.k.split(",") if k.strip()] if args.k else []
     _quiet_transformers()
     model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
-    engine = HFEngine(model, tokenizer, dtype=args.dtype, batch_size=args.batch_size, seed=args.seed)
+    engine = HFEngine(model, tokenizer, dtype=args.dtype or cfg.rollout.dtype, batch_size=args.batch_size,
+                      seed=args.seed)
     samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
     if not samples:
         raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
@@ -112,7 +113,7 @@ def _eval(args: argparse.Namespace) -> int:
     try:
         res = evaluate(engine, samples, lambda s: prompt_ids(tokenizer, s, cfg.data), reward,
                        max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens,
-                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed)
+                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=True)
     finally:
         reward.close()
     print(f"model: {args.model}\nproblems: {res.problems}")
@@ -120,8 +121,7 @@ def _eval(args: argparse.Namespace) -> int:
     for k, v in res.pass_at.items():
         print(f"pass@{k}: {v:.1%}  (unbiased, n={res.n} samples per problem, temperature {args.temperature})")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, **res.as_dict(),
-                                               "examples": res.examples}, indent=2))
+        Path(args.json).write_text(json.dumps({"model": args.model, **res.as_dict(examples=True)}, indent=2))
     return 0
 
 
@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=200, help="number of problems (0: a file's every row)")
     e.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for pass@k")
     e.add_argument("--max-new-tokens", type=int, default=0, help="longest completion (default: the config's)")
-    e.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="weights for decoding")
+    e.add_argument("--dtype", choices=["float32", "bfloat16"], help="weights for decoding (default: the "
+                   "config's rollout.dtype, so a run's checkpoint is evaluated as during training)")
     e.add_argument("--batch-size", type=int, default=64, help="sequences decoded at once")
     e.add_argument("--seed", type=int, default=0, help="seed of the sampling for pass@k")
     e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -203,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ModelNotFound, RunExists) as e:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "train":
+            hint = " — `rlvr train --resume RUN_DIR` continues from the newest checkpoint"
+        print(f"\nrlvr: interrupted{hint}", file=sys.stderr)
+        return 130
     parser.print_help()
     return 0
 

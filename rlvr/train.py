@@ -234,7 +234,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
 
         def held_out_eval(label: str) -> dict:
             t = time.time()
-            res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens).as_dict(examples=True)
+            res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens,
+                           progress=cfg.run.progress).as_dict(examples=True)
             print(f"held-out greedy accuracy {label}: {res['accuracy']:.1%} of {res['problems']} problems "
                   f"({time.time() - t:.0f}s)", flush=True)
             return res

@@ -1,8 +1,10 @@
 """Evaluation of a policy on a set of samples: greedy accuracy and unbiased pass@k."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
+
+from tqdm.auto import tqdm
 
 from rlvr.eval.passk import mean_pass_at_k
 from rlvr.rollout.base import RolloutEngine, SamplingParams
@@ -35,15 +37,33 @@ class EvalResult:
         return out
 
 
+def _generate(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingParams, progress: bool,
+              desc: str, chunk: int = 64) -> list:
+    """`engine.generate` in chunks of prompts, with a progress bar."""
+    out = []
+    with tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False, dynamic_ncols=True) as bar:
+        for start in range(0, len(prompts), chunk):
+            part = prompts[start:start + chunk]
+            # a seeded call continues with a derived seed per chunk, so results do not depend on chunking
+            sp = sampling if sampling.seed is None else replace(sampling, seed=sampling.seed + start)
+            for c in engine.generate(part, n, sp):
+                c.prompt_index += start
+                out.append(c)
+            bar.update(len(part))
+    return out
+
+
 def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[[Sample], list[int]],
              reward: RewardFunction, *, max_new_tokens: int, ks: Sequence[int] = (),
-             n: int = 0, temperature: float = 1.0, seed: int = 0, examples: int = 3) -> EvalResult:
+             n: int = 0, temperature: float = 1.0, seed: int = 0, examples: int = 3,
+             progress: bool = False) -> EvalResult:
     """Greedy accuracy on `samples`; with `ks`, also pass@k from `n` (default max k) samples
     per problem at `temperature`. Sampling is seeded by `seed`, apart from training's RNG."""
     prompts = [render(s) for s in samples]
     refs = [s.answer for s in samples]
     metas = [s.meta for s in samples]
-    greedy = engine.generate(prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0))
+    greedy = _generate(engine, prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0),
+                       progress, "eval (greedy)")
     scored = reward([c.text for c in greedy], refs, metas)
     result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
                         mean_length=sum(len(c.token_ids) for c in greedy) / max(1, len(greedy)))
@@ -52,8 +72,9 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
                                 "correct": scored.correct[i]})
     if ks:
         n = n or max(ks)
-        sampled = engine.generate(prompts, n, SamplingParams(max_new_tokens=max_new_tokens,
-                                                             temperature=temperature, seed=seed))
+        sampled = _generate(engine, prompts, n, SamplingParams(max_new_tokens=max_new_tokens,
+                                                               temperature=temperature, seed=seed),
+                            progress, f"eval ({n} samples each)", chunk=max(1, 64 // n))
         s_scored = reward([c.text for c in sampled], [r for r in refs for _ in range(n)],
                           [m for m in metas for _ in range(n)])
         counts = [(n, sum(s_scored.correct[i * n:(i + 1) * n])) for i in range(len(samples))]

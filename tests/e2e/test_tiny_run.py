@@ -48,13 +48,17 @@ def test_eval_command_on_a_checkpoint(tiny_run, tmp_path):
     out, _ = tiny_run
     res = tmp_path / "eval.json"
     proc = subprocess.run(rlvr_cmd() + ["eval", "--model", str(out / "checkpoints" / "step-20"),
-                                        "--k", "1,2,4", "--size", "8", "--json", str(res)],
+                                        "--k", "1,2,4", "--size", "16", "--json", str(res)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "using the prompt format" in proc.stdout and "pass@4" in proc.stdout
     data = json.loads(res.read_text())
-    assert data["problems"] == 8 and data["n"] == 4
+    assert data["problems"] == 16 and data["n"] == 4
     assert 0 <= data["pass@1"] <= data["pass@2"] <= data["pass@4"] <= 1
+    # the same held-out set, prompt format and precision as the run's own final evaluation
+    after = json.loads((out / "eval.json").read_text())["after"]
+    assert data["accuracy"] == after["accuracy"]
+    assert [e["completion"] for e in data["examples"]] == [e["completion"] for e in after["examples"]]
 
 
 def test_a_second_run_into_the_same_folder_is_refused(tiny_run, tiny_config_path):
