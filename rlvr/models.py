@@ -187,6 +187,12 @@ def position_ids_for(attention_mask: Tensor) -> Tensor:
 
 def _backbone_and_head(model):
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
+    cfg = base.config
+    # Logits must be exactly head(final hidden state); models that post-process them would be
+    # scored wrongly here, so refuse them rather than train on wrong log-probs.
+    if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None) not in (None, 1, 1.0):
+        raise NotImplementedError(f"{type(base).__name__} post-processes its logits (soft-capping or "
+                                  "scaling); sequence_logprobs does not support it yet")
     return base.get_decoder(), base.get_output_embeddings()
 
 

