@@ -73,7 +73,7 @@ def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature
     attn = batch.attention_mask[rows]
     used = attn.any(0).nonzero().squeeze(-1)
     lo, hi = int(used[0]), int(used[-1]) + 1
-    lo = min(lo, batch.prompt_width - 1)  # keep the prompt's last token: it predicts the first completion token
+    assert lo < batch.prompt_width, "every row has a prompt token left of its completion"
     ids, attn = batch.input_ids[rows, lo:hi], attn[:, lo:hi]
     completion = torch.zeros_like(attn)
     completion[:, batch.prompt_width - lo:] = attn[:, batch.prompt_width - lo:]

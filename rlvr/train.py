@@ -93,9 +93,8 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: torch.Tenso
     ref_logp = None if ref_model is None else score(ref_model, batch, micro_batch_size=o.micro_batch_size, **opts)
     skip_zero = getattr(loss_fn, "linear_in_advantage", False) and ref_model is None
     params = [p for p in model.parameters() if p.requires_grad]
-    sums: dict[str, float] = defaultdict(float)
-    weights: dict[str, float] = defaultdict(float)
-    first, trained = True, 0
+    tally = _Tally()
+    first, trained, loss_sum = True, 0, 0.0
     for epoch in range(a.epochs):
         order = torch.arange(N)
         if not on_policy:  # seeded by (seed, step, epoch): a resumed run draws the same order
@@ -118,33 +117,46 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: torch.Tenso
                     m["kl"] = kl.detach()
                 loss.backward()
                 tokens = float(mask[rows].sum())
-                sums["loss"] += float(loss.detach())
+                loss_sum += float(loss.detach())  # micro-batch losses add up to the mini-batch's
                 for k, v in m.items():
-                    sums[k] += float(v) * tokens
-                    weights[k] += tokens
+                    tally.add(k, float(v), tokens)
                 if first:  # before any update: trainer vs sampler on the same weights
                     diff = (logp.detach() - batch.rollout_logp[rows]) * mask[rows]
-                    sums["mismatch/logp_abs_diff"] += float(diff.abs().sum())
-                    weights["mismatch/logp_abs_diff"] += tokens
-                    sums["mismatch/ratio_max"] = max(sums["mismatch/ratio_max"],
-                                                     float(torch.exp(diff).max()))
-                    weights["mismatch/ratio_max"] = 1.0
+                    tally.add("mismatch/logp_abs_diff", float(diff.abs().sum()) / max(tokens, 1.0), tokens)
+                    tally.add("mismatch/ratio_max", float(torch.exp(diff).max()), tokens)
             for p in params:  # a skipped row is a zero gradient; Adam must still see a zero
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else math.inf)
-            sums["grad_norm"] += float(grad_norm)
-            weights["grad_norm"] += 1.0
-            sums["lr"] = scheduler.get_last_lr()[0]
-            weights["lr"] = 1.0
+            tally.add("grad_norm", float(grad_norm), 1.0)
+            tally.last["lr"] = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
             first = False
-    updates = a.epochs * (N // mini)
-    out = {k: v / weights[k] for k, v in sums.items() if weights.get(k)}
-    out["loss"] = sums["loss"] / updates
-    out["sequences_trained"] = trained / a.epochs
-    return out
+    return {**tally.result(), "loss": loss_sum / (a.epochs * (N // mini)),
+            "sequences_trained": trained / a.epochs}
+
+
+class _Tally:
+    """Step metrics from many micro-batches: names ending in `_max` keep their maximum, the
+    rest a weighted mean; `last` holds values where only the latest counts (the lr)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.weights: dict[str, float] = defaultdict(float)
+        self.maxima: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def add(self, key: str, value: float, weight: float) -> None:
+        if key.endswith("_max"):
+            self.maxima[key] = max(self.maxima.get(key, -math.inf), value)
+        else:
+            self.sums[key] += value * weight
+            self.weights[key] += weight
+
+    def result(self) -> dict[str, float]:
+        means = {k: v / self.weights[k] for k, v in self.sums.items() if self.weights[k] > 0}
+        return {**means, **self.maxima, **self.last}
 
 
 def _eval_metrics(result: dict) -> dict[str, float]:

@@ -3,7 +3,8 @@
 Signature of every entry: `LOSSES[name](logp, old_logp, advantages, mask, **hyper) ->
 (loss, metrics)` with `logp`, `old_logp`, `mask`: `[B, T]` (completion tokens; `logp`
 carries gradients), `advantages`: `[B]` (one per sequence) or `[B, T]` (per token). `metrics`
-is a dict of detached scalar tensors. `reduce` is a name in `REDUCE` or a callable with the
+is a dict of detached scalar tensors; the trainer averages them over micro-batches (weighted
+by tokens), except names ending in `_max`, whose maximum it keeps. `reduce` is a name in `REDUCE` or a callable with the
 REDUCE signature (the trainer passes one bound to the mini-batch's totals).
 """
 from __future__ import annotations

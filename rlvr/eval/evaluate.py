@@ -44,7 +44,7 @@ def _generate(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingPa
     with tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False, dynamic_ncols=True) as bar:
         for start in range(0, len(prompts), chunk):
             part = prompts[start:start + chunk]
-            # a seeded call continues with a derived seed per chunk, so results do not depend on chunking
+            # a seeded call gives each chunk its own seed (the call's seed + its first prompt's index)
             sp = sampling if sampling.seed is None else replace(sampling, seed=sampling.seed + start)
             for c in engine.generate(part, n, sp):
                 c.prompt_index += start

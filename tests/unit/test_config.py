@@ -1,4 +1,5 @@
 import dataclasses
+import typing
 
 import pytest
 
@@ -61,13 +62,18 @@ def test_malformed_override_and_missing_file(tmp_path):
 
 
 def test_every_field_has_a_docstring():
+    seen = []
+
     def walk(cls):
+        seen.append(cls.__name__)
         docs = field_docs(cls)
+        hints = typing.get_type_hints(cls)  # the annotations are strings (postponed evaluation)
         for f in dataclasses.fields(cls):
             assert docs.get(f.name), f"{cls.__name__}.{f.name} has no docstring"
-            if dataclasses.is_dataclass(f.type if not isinstance(f.type, str) else None):
-                walk(f.type)
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name])
     walk(Config)
+    assert {"RunConfig", "ModelConfig", "LoraConfig", "DataConfig", "ArithmeticConfig"} <= set(seen)
     keys = [row[0] for row in describe(Config)]
     assert "rollout.group_size" in keys and "model.lora.rank" in keys
     assert all(row[3] for row in describe(Config))

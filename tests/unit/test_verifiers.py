@@ -99,9 +99,10 @@ def test_pool_turns_a_hang_into_reward_zero():
 
 
 def test_pool_turns_an_exception_into_reward_zero(pool):
-    # the reference itself is unparsable: the verifier raises, the sample costs reward 0
-    v = pool.run([(0, "\\boxed{1}", "\\frac{", {})])[0]
-    assert v.reward == 0.0 or "error" in v.info
+    # an empty reference cannot be parsed: MathVerifier raises ValueError inside the worker
+    v, after = pool.run([(0, "\\boxed{1}", "", {}), (0, "\\boxed{1}", "1", {})])
+    assert v.reward == 0.0 and v.info["error"].startswith("ValueError: reference answer")
+    assert after.reward == 1.0  # the same worker goes on
 
 
 def test_reward_function_weights_and_metrics():
