@@ -27,18 +27,45 @@ class RolloutBatch:
     """W: the column where every completion starts."""
     rollout_logp: Tensor
     """[N, C] the sampler's log-probs of the completion tokens (0 on padding)."""
+    row_weight: Tensor | None = None
+    """[N] 0 removes a row from the policy loss and its denominators (e.g. DAPO's overlong
+    filtering); None keeps every row."""
+    answer_mask: Tensor | None = None
+    """[N, C] 1 on appended reference-answer tokens (JEPO): they are scored, not trained by
+    the policy-gradient term; None when nothing was appended."""
+
+    @property
+    def tokens(self) -> Tensor:
+        """[N, C] float 1 on every scored token (sampled completion and appended answer)."""
+        return self.attention_mask[:, self.prompt_width:].float()
 
     @property
     def mask(self) -> Tensor:
-        """[N, C] float 1 on completion tokens."""
-        return self.attention_mask[:, self.prompt_width:].float()
+        """[N, C] float 1 on the sampled completion tokens the policy loss trains."""
+        m = self.tokens
+        if self.answer_mask is not None:
+            m = m * (1 - self.answer_mask)
+        if self.row_weight is not None:
+            m = m * self.row_weight.unsqueeze(-1)
+        return m
+
+    @property
+    def lengths(self) -> Tensor:
+        """[N] number of trained tokens per row."""
+        return self.mask.sum(-1)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
 
-def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion], pad_id: int) -> RolloutBatch:
-    """One row per completion; `completions[i]` continues `prompts[completions[i].prompt_index]`."""
+def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion], pad_id: int,
+            answers: Sequence[Sequence[int]] | None = None) -> RolloutBatch:
+    """One row per completion; `completions[i]` continues `prompts[completions[i].prompt_index]`.
+    With `answers`, row i continues with the tokens `answers[i]` after its completion (teacher
+    forcing; marked in `answer_mask`)."""
+    if answers is not None:
+        completions = [Completion(list(c.token_ids) + list(a), list(c.logprobs) + [0.0] * len(a), c.text,
+                                  c.finish_reason, c.prompt_index) for c, a in zip(completions, answers)]
     W = max(len(prompts[c.prompt_index]) for c in completions)
     C = max(1, max(len(c.token_ids) for c in completions))
     N = len(completions)
@@ -53,7 +80,12 @@ def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion],
             ids[i, W:W + len(c.token_ids)] = torch.tensor(c.token_ids, dtype=torch.long)
             attn[i, W:W + len(c.token_ids)] = 1
             logp[i, :len(c.token_ids)] = torch.tensor(c.logprobs)
-    return RolloutBatch(ids, attn, W, logp)
+    answer_mask = None
+    if answers is not None:
+        answer_mask = torch.zeros((N, C))
+        for i, (c, a) in enumerate(zip(completions, answers)):
+            answer_mask[i, len(c.token_ids) - len(a):len(c.token_ids)] = 1.0
+    return RolloutBatch(ids, attn, W, logp, answer_mask=answer_mask)
 
 
 def autocast(precision: str):
@@ -64,8 +96,9 @@ def autocast(precision: str):
 
 
 def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature: float,
-                        chunk_size: int, precision: str) -> Tensor:
-    """`[len(rows), C]` log-probs of the completion tokens of `rows` under `model`.
+                        chunk_size: int, precision: str, with_entropy: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """`[len(rows), C]` log-probs of the completion tokens of `rows` under `model` (and, with
+    `with_entropy`, the entropy of each next-token distribution: a pair).
 
     The forward pass sees only the columns these rows use (no all-padding columns on either
     side); the result is padded back to the batch's C so that reductions see one shape.
@@ -78,10 +111,14 @@ def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature
     completion = torch.zeros_like(attn)
     completion[:, batch.prompt_width - lo:] = attn[:, batch.prompt_width - lo:]
     with autocast(precision):
-        lp = sequence_logprobs(model, ids, attn, completion, temperature=temperature, chunk_size=chunk_size)
-    lp = lp[:, batch.prompt_width - lo:]
+        out = sequence_logprobs(model, ids, attn, completion, temperature=temperature, chunk_size=chunk_size,
+                                with_entropy=with_entropy)
     C = batch.input_ids.shape[1] - batch.prompt_width
-    return torch.nn.functional.pad(lp, (0, C - lp.shape[1]))
+
+    def crop(x: Tensor) -> Tensor:
+        x = x[:, batch.prompt_width - lo:]
+        return torch.nn.functional.pad(x, (0, C - x.shape[1]))
+    return tuple(crop(x) for x in out) if with_entropy else crop(out)
 
 
 @torch.no_grad()

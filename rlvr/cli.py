@@ -33,11 +33,12 @@ def _options_help() -> str:
 TRAIN_HELP = """\
 Train a policy with RL from verifiable rewards.
 
-  rlvr train CONFIG [--out DIR] [--section.key=value ...]
+  rlvr train CONFIG [--algo=NAME] [--out DIR] [--section.key=value ...]
   rlvr train --resume DIR [--section.key=value ...]
 
 CONFIG is a YAML preset (e.g. configs/quickstart.yaml) that overrides the defaults below;
---section.key=value overrides come last (values are read as YAML: 8, 1e-5, true, [a, b]).
+--algo=NAME layers the algorithm preset configs/algos/NAME.yaml over it (`rlvr algos` lists
+them); --section.key=value overrides come last (values are read as YAML: 8, 1e-5, true, [a, b]).
 --resume continues DIR from its newest complete checkpoint with the config saved there;
 the resumed run ends with exactly the weights an uninterrupted run would have.
 """
@@ -51,6 +52,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.resume:
         if args.config:
             raise SystemExit("give either CONFIG or --resume DIR, not both")
+        if args.algo:
+            raise SystemExit("--algo cannot change a run being resumed (its config.yaml already has it)")
         saved = Path(args.resume) / "config.yaml"
         if not saved.is_file():
             raise SystemExit(f"{args.resume} is not a run folder (no config.yaml)")
@@ -63,7 +66,7 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         over = parse_overrides(overrides)
         if args.out:
             over.setdefault("run", {})["out"] = args.out
-        cfg = load_config(args.config, over)
+        cfg = load_config(args.config, over, algo=args.algo)
     _quiet_transformers()
     summary = train(cfg, resume=bool(args.resume))
     before, after = summary["eval_before"], summary["eval_after"]
@@ -128,7 +131,18 @@ def _eval(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace, overrides: list[str]) -> int:
     from rlvr.config import config_to_yaml, load_config
 
-    print(config_to_yaml(load_config(args.config, overrides)), end="")
+    print(config_to_yaml(load_config(args.config, overrides, algo=args.algo)), end="")
+    return 0
+
+
+def _algos() -> int:
+    from rlvr.config import algo_presets, preset_summary
+
+    presets = algo_presets()
+    width = max((len(n) for n in presets), default=0)
+    for name, path in presets.items():
+        print(f"{name:{width}s}  {preset_summary(path)}")
+    print("\nuse: rlvr train CONFIG --algo=NAME   (docs/algorithms/NAME.md explains each)")
     return 0
 
 
@@ -149,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", nargs="?", help="YAML preset, e.g. configs/quickstart.yaml")
     t.add_argument("--out", help="run folder (default runs/<run.name>)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
+    t.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG (see `rlvr algos`)")
 
     e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
                        description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
@@ -173,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="print a resolved config", epilog=_options_help(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("config", nargs="?", help="YAML preset (default: only the defaults)")
+    c.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG")
     sub.add_parser("verifiers", help="list the verifiers")
+    sub.add_parser("algos", help="list the algorithm presets (for --algo=NAME)")
     return parser
 
 
@@ -201,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             return _config(args, extra)
         if args.command == "verifiers":
             return _verifiers()
+        if args.command == "algos":
+            return _algos()
     except (ConfigError, DataError, ModelNotFound, RunExists) as e:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2

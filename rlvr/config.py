@@ -8,6 +8,7 @@ saved as `config.yaml` in every run folder, and `rlvr train --help` prints this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -92,11 +93,24 @@ class ArithmeticConfig:
 
 
 @dataclass(frozen=True)
+class DerivationsConfig:
+    min_terms: int = 3
+    """Fewest numbers in a generated chain sum/difference."""
+    max_terms: int = 4
+    """Most numbers in a generated chain."""
+    max_operand: int = 20
+    """Largest number in a chain (the smallest is 1)."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train: str = "arithmetic"
-    """Training prompts: `arithmetic` (procedural) or a `.jsonl` / `.parquet` file."""
+    """Training prompts: a procedural task (`arithmetic`, or `derivations`: chains of + and −
+    whose reference answer is the whole step-by-step derivation) or a `.jsonl` / `.parquet` file."""
     eval: str = "arithmetic"
-    """Held-out prompts for the before/after evaluation: `arithmetic`, a file, or empty for none."""
+    """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
+    train_limit: int = 0
+    """Train on only the first N training prompts, repeated (1: the 1-shot RLVR setting); 0: all."""
     prompt_field: str = "prompt"
     """Field of a data row that holds the question (a string, or a list of chat messages)."""
     answer_field: str = "answer"
@@ -111,6 +125,8 @@ class DataConfig:
     """Shuffle file-based training data every epoch (seeded)."""
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     """Options of the procedural arithmetic task."""
+    derivations: DerivationsConfig = field(default_factory=DerivationsConfig)
+    """Options of the procedural derivations task (long reference answers, for JEPO)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,12 @@ class RolloutConfig:
     dtype: Literal["float32", "bfloat16"] = "float32"
     """Weight precision of the engine's copy of the policy (bfloat16 decodes faster on CPUs
     with bf16 instructions; log-probs then differ slightly from the trainer's)."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling: drop groups whose rewards are all equal and refill the batch
+    with groups of fresh prompts, generating up to `max_gen_rounds` rounds per step."""
+    max_gen_rounds: int = 10
+    """Most generation rounds per step with dynamic sampling; a step that still lacks groups
+    then trains on the ones it has (the metric `dynamic/short_groups` counts the gap)."""
 
 
 @dataclass(frozen=True)
@@ -156,12 +178,18 @@ class RewardConfig:
     """Processes that run verifier calls in parallel."""
     timeout_s: float = 5.0
     """Hard time limit of one verifier call; past it the sample gets reward 0."""
+    overlong_buffer: int = 0
+    """DAPO's soft overlong punishment: a completion longer than max_new_tokens − buffer loses
+    up to `overlong_penalty` linearly over the last `buffer` tokens (0: off)."""
+    overlong_penalty: float = 1.0
+    """Largest overlong punishment (reached at max_new_tokens)."""
 
 
 @dataclass(frozen=True)
 class AlgoConfig:
     advantage: str = "grpo"
-    """Advantage estimator, a name in `rlvr.algos.advantages.ADVANTAGES`."""
+    """Advantage estimator: a name in `rlvr.algos.advantages.ADVANTAGES` (from the group's
+    rewards) or in `rlvr.algos.gae.TOKEN_ADVANTAGES` (`gae`: PPO with a learned critic)."""
     advantage_args: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the advantage function (e.g. `eps`, `scale_by_std`)."""
     loss: str = "ppo_clip"
@@ -177,10 +205,58 @@ class AlgoConfig:
     """KL estimator for the penalty against the reference model, a name in `rlvr.algos.kl.KL`."""
     kl_coef: float = 0.0
     """Weight β of the KL penalty in the loss (0: no reference model is loaded)."""
+    kl_in_reward: bool = False
+    """Put −β·KL on each token's reward (PPO-RLHF and REINFORCE++ convention) instead of β·KL
+    in the loss (GRPO's)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus: subtract this × the token-mean entropy of the policy from the loss
+    (1-shot RLVR uses 0.001)."""
+    pg_coef: float = 1.0
+    """Weight of the policy-gradient loss (0 with `entropy_coef` > 0: entropy-only training)."""
+    correction: str = "none"
+    """Rollout/trainer mismatch correction, a name in `rlvr.algos.correction.CORRECTIONS`
+    (`tis_token`: truncated importance sampling, cap 2)."""
+    correction_args: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the correction (e.g. `cap`, `threshold`)."""
+    filter: str = "none"
+    """GFPO group filter, a name in `rlvr.algos.filters.GROUP_FILTERS` (`shortest`,
+    `token_efficiency`) or `none`; only the kept responses get advantages."""
+    filter_keep: int = 0
+    """Responses kept per group by the filter (k < group_size)."""
+    filter_adaptive_keep: list[int] = field(default_factory=list)
+    """Adaptive-difficulty GFPO: four k's for prompts whose mean reward falls in the 1st..4th
+    quartile of the prompts seen so far (e.g. [8, 8, 6, 4]); empty: always `filter_keep`."""
+    mask_truncated: bool = False
+    """DAPO's overlong filtering: completions cut off at max_new_tokens get no loss."""
     epochs: int = 1
     """Optimisation passes over each rollout batch (μ)."""
     mini_batch_size: int = 0
     """Sequences per optimizer step (0: the whole rollout batch, one step per rollout)."""
+    mini_batches: int = 0
+    """Alternatively, split each rollout batch into this many mini-batches (0: use
+    `mini_batch_size`). GSPO uses 4."""
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    lr: float = 1e-5
+    """Learning rate of the value model (PPO, `algo.advantage: gae`)."""
+    value_clip: float = 0.2
+    """Clip range of the value loss around the old values (0: unclipped)."""
+    whiten_advantages: bool = True
+    """Normalise GAE advantages over the batch's tokens (mean 0, std 1)."""
+
+
+@dataclass(frozen=True)
+class JepoConfig:
+    beta_sup: float = 1.0
+    """Weight of the supervised term: the reference answer's log-likelihood bound (JEPO uses
+    1 for long answers, 0–0.01 for short ones)."""
+    marker: str = ""
+    """Text that ends the chain of thought; a completion without it is ill-formatted. Empty:
+    the whole completion is the chain of thought."""
+    answer_prefix: str = "\nAnswer: "
+    """Text placed between the chain of thought and the reference answer."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +309,10 @@ class Config:
     """Optimizer and batching."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out evaluation."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    """Value model (only with `algo.advantage: gae`)."""
+    jepo: JepoConfig = field(default_factory=JepoConfig)
+    """JEPO's answer-likelihood reward (only with `algo.advantage: jepo`)."""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -241,21 +321,48 @@ class Config:
 def validate(cfg: Config) -> None:
     """Cross-field checks and registry names (each error names its key)."""
     from rlvr.algos.advantages import ADVANTAGES
+    from rlvr.algos.correction import CORRECTIONS
+    from rlvr.algos.filters import GROUP_FILTERS
+    from rlvr.algos.gae import TOKEN_ADVANTAGES
     from rlvr.algos.kl import KL
     from rlvr.algos.losses import LOSSES
     from rlvr.algos.reduce import REDUCE
     from rlvr.verifiers import REGISTRY
 
     a = cfg.algo
-    for key, name, registry, args in (("algo.advantage", a.advantage, ADVANTAGES, a.advantage_args),
-                                      ("algo.loss", a.loss, LOSSES, a.loss_args),
-                                      ("algo.reduce", a.reduce, REDUCE, a.reduce_args),
-                                      ("algo.kl", a.kl, KL, None)):
+    advantages = {**ADVANTAGES, **TOKEN_ADVANTAGES}
+    filters = {"none": None, **GROUP_FILTERS}
+    for key, name, registry, args, reserved in (
+            ("algo.advantage", a.advantage, advantages, a.advantage_args, ("greedy_rewards",)),
+            ("algo.loss", a.loss, LOSSES, a.loss_args, ("reduce",)),
+            ("algo.reduce", a.reduce, REDUCE, a.reduce_args, ("total_tokens", "total_seqs", "batch_lengths")),
+            ("algo.kl", a.kl, KL, None, ()),
+            ("algo.correction", a.correction, CORRECTIONS, a.correction_args, ()),
+            ("algo.filter", a.filter, filters, None, ())):
         if name not in registry:
             raise ConfigError(f"bad value {name!r} for '{key}'; allowed values: {', '.join(sorted(registry))}")
         if args is not None:
-            check_kwargs(registry[name], args, key + "_args",
-                         reserved=("reduce", "total_tokens", "total_seqs"))
+            check_kwargs(registry[name], args, key + "_args", reserved=reserved)
+    G = cfg.rollout.group_size
+    if a.filter != "none":
+        keeps = [a.filter_keep, *a.filter_adaptive_keep]
+        if not all(1 <= k < G for k in keeps):
+            raise ConfigError(f"'algo.filter_keep' and 'algo.filter_adaptive_keep' must be between 1 and "
+                              f"rollout.group_size − 1 ({G - 1}) when 'algo.filter' is set; got {keeps}")
+        if a.filter_adaptive_keep and len(a.filter_adaptive_keep) != 4:
+            raise ConfigError("'algo.filter_adaptive_keep' needs four values (one per reward quartile)")
+    if a.pg_coef == 0 and a.entropy_coef == 0 and a.kl_coef == 0:
+        raise ConfigError("'algo.pg_coef' is 0 and there is no entropy or KL term: nothing to train")
+    if a.kl_in_reward and a.kl_coef == 0:
+        raise ConfigError("'algo.kl_in_reward' needs 'algo.kl_coef' > 0")
+    if a.mini_batch_size and a.mini_batches:
+        raise ConfigError("set either 'algo.mini_batch_size' or 'algo.mini_batches', not both")
+    if cfg.reward.overlong_buffer >= cfg.rollout.max_new_tokens:
+        raise ConfigError(f"'reward.overlong_buffer' ({cfg.reward.overlong_buffer}) must be below "
+                          f"'rollout.max_new_tokens' ({cfg.rollout.max_new_tokens})")
+    d = cfg.data.derivations
+    if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
+        raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")
     for i, spec in enumerate(cfg.reward.verifiers):
         if spec.name not in REGISTRY:
             raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; "
@@ -271,6 +378,7 @@ def validate(cfg: Config) -> None:
                 "rollout.prompts_per_step": cfg.rollout.prompts_per_step,
                 "rollout.max_new_tokens": cfg.rollout.max_new_tokens,
                 "rollout.batch_size": cfg.rollout.batch_size, "algo.epochs": cfg.algo.epochs,
+                "rollout.max_gen_rounds": cfg.rollout.max_gen_rounds,
                 "optim.micro_batch_size": cfg.optim.micro_batch_size,
                 "reward.workers": cfg.reward.workers, "model.logprob_chunk": cfg.model.logprob_chunk}
     for key, value in positive.items():
@@ -281,7 +389,11 @@ def validate(cfg: Config) -> None:
               "optim.warmup_steps": cfg.optim.warmup_steps, "optim.grad_clip": cfg.optim.grad_clip,
               "rollout.temperature": cfg.rollout.temperature, "rollout.top_k": cfg.rollout.top_k,
               "algo.kl_coef": cfg.algo.kl_coef, "reward.timeout_s": cfg.reward.timeout_s,
-              "algo.mini_batch_size": cfg.algo.mini_batch_size, "model.lora.rank": cfg.model.lora.rank}
+              "algo.mini_batch_size": cfg.algo.mini_batch_size, "model.lora.rank": cfg.model.lora.rank,
+              "algo.mini_batches": cfg.algo.mini_batches, "algo.entropy_coef": cfg.algo.entropy_coef,
+              "algo.pg_coef": cfg.algo.pg_coef, "data.train_limit": cfg.data.train_limit,
+              "reward.overlong_buffer": cfg.reward.overlong_buffer, "critic.lr": cfg.critic.lr,
+              "critic.value_clip": cfg.critic.value_clip, "jepo.beta_sup": cfg.jepo.beta_sup}
     for key, value in nonneg.items():
         if value < 0:
             raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 0")
@@ -290,7 +402,10 @@ def validate(cfg: Config) -> None:
     if len(cfg.optim.betas) != 2:
         raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; expected two numbers")
     batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
-    mini = cfg.algo.mini_batch_size or batch
+    if cfg.algo.mini_batches and batch % cfg.algo.mini_batches:
+        raise ConfigError(f"'algo.mini_batches' ({cfg.algo.mini_batches}) must divide the rollout batch "
+                          f"(prompts_per_step × group_size = {batch})")
+    mini = mini_batch_size(cfg)
     if batch % mini:
         raise ConfigError(f"'algo.mini_batch_size' ({mini}) must divide the rollout batch "
                           f"(prompts_per_step × group_size = {batch})")
@@ -300,11 +415,51 @@ def validate(cfg: Config) -> None:
         raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
 
 
-def load_config(path: str | None = None, overrides: list[str] | dict | None = None) -> Config:
-    """Defaults, then the YAML file at `path`, then overrides (`--a.b=v` strings or a dict)."""
+def mini_batch_size(cfg: Config) -> int:
+    """Sequences per optimizer step, from `algo.mini_batch_size` or `algo.mini_batches`."""
+    batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    if cfg.algo.mini_batches:
+        return batch // cfg.algo.mini_batches
+    return cfg.algo.mini_batch_size or batch
+
+
+def algo_presets() -> dict[str, Path]:
+    """Algorithm presets by name: `configs/algos/<name>.yaml` of the working directory, then
+    of the source tree this package lives in (the working directory wins on a clash)."""
+    found: dict[str, Path] = {}
+    for root in (Path(__file__).resolve().parents[1] / "configs" / "algos", Path.cwd() / "configs" / "algos"):
+        if root.is_dir():
+            found.update({p.stem: p for p in sorted(root.glob("*.yaml"))})
+    return dict(sorted(found.items()))
+
+
+def preset_summary(path: Path) -> str:
+    """The first comment line of a preset: its one-line description."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def algo_preset_path(name: str) -> Path:
+    """The YAML file of `--algo=NAME` (a preset name, or a path to a YAML file)."""
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return Path(name)
+    presets = algo_presets()
+    if name not in presets:
+        raise ConfigError(f"bad value {name!r} for '--algo'; allowed values: {', '.join(presets) or 'none found'}")
+    return presets[name]
+
+
+def load_config(path: str | None = None, overrides: list[str] | dict | None = None, *,
+                algo: str | None = None) -> Config:
+    """Defaults, then the YAML file at `path`, then the algorithm preset `algo` (`--algo=NAME`:
+    `configs/algos/NAME.yaml`), then overrides (`--a.b=v` strings or a dict)."""
     data = _defaults()
     if path:
         data = deep_merge(data, read_yaml(path))
+    if algo:
+        data = deep_merge(data, read_yaml(str(algo_preset_path(algo))))
     if overrides:
         over = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
         data = deep_merge(data, over)

@@ -196,18 +196,26 @@ def _backbone_and_head(model):
     return base.get_decoder(), base.get_output_embeddings()
 
 
-def _chunk_logprobs(head: torch.nn.Module, hidden: Tensor, targets: Tensor,
-                    temperature: float) -> Tensor:
+def _chunk_logprobs(head: torch.nn.Module, hidden: Tensor, targets: Tensor, temperature: float,
+                    entropy: bool = False) -> Tensor:
     logits = head(hidden).float()
     if temperature != 1.0:
         logits = logits / temperature
-    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    lse = torch.logsumexp(logits, dim=-1)
+    logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
+    if not entropy:
+        return logp
+    # H = −Σ p log p = logsumexp(z) − Σ softmax(z)·z, over the whole vocabulary
+    ent = lse - (torch.softmax(logits, dim=-1) * logits).sum(-1)
+    return torch.stack([logp, ent], dim=-1)
 
 
 def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completion_mask: Tensor,
-                      *, temperature: float = 1.0, chunk_size: int = 1024) -> Tensor:
+                      *, temperature: float = 1.0, chunk_size: int = 1024,
+                      with_entropy: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """log π(input_ids[b, t] | input_ids[b, <t]) at every position where `completion_mask`
-    is set, 0 elsewhere; float32 `[B, L]` like `input_ids`.
+    is set, 0 elsewhere; float32 `[B, L]` like `input_ids`. With `with_entropy`, also the
+    entropy of the whole next-token distribution at those positions: `(logp, entropy)`.
 
     Only the scored positions go through the output layer, `chunk_size` tokens at a time,
     so the full `[B, L, vocab]` log-softmax never exists. When gradients are needed each
@@ -224,12 +232,16 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     targets = input_ids[:, 1:][select]
     pieces = []
     for start in range(0, h.shape[0], chunk_size):
-        args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature)
+        args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature, with_entropy)
         if torch.is_grad_enabled() and h.requires_grad:
             pieces.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
         else:
             pieces.append(_chunk_logprobs(*args))
-    values = torch.cat(pieces) if pieces else hidden.new_zeros(0, dtype=torch.float32)
+    width = (2,) if with_entropy else ()
+    values = torch.cat(pieces) if pieces else hidden.new_zeros((0, *width), dtype=torch.float32)
     scored = torch.cat([torch.zeros_like(select[:, :1]), select], dim=1)
-    out = torch.zeros(input_ids.shape, dtype=torch.float32, device=input_ids.device)
-    return out.masked_scatter(scored, values)
+    out = torch.zeros((*input_ids.shape, *width), dtype=torch.float32, device=input_ids.device)
+    if not with_entropy:
+        return out.masked_scatter(scored, values)
+    out = out.masked_scatter(scored.unsqueeze(-1).expand_as(out), values)
+    return out[..., 0], out[..., 1]

@@ -1,42 +1,50 @@
 """The training loop, top to bottom.
 
-Each step: sample prompts → generate G completions per prompt → verify → advantages →
-optimisation epochs over mini-batches with gradient accumulation → update the rollout
-engine's weights → log → evaluate / checkpoint.
+Each step: collect prompts, G completions per prompt and their rewards (rlvr.collect) →
+advantages → optimisation epochs over mini-batches with gradient accumulation
+(rlvr.update) → update the rollout engine's weights → log → evaluate / checkpoint.
+Which method runs is a matter of registry names in `cfg.algo` (see `rlvr algos`); the few
+structural variants have one place each here: a reference model (KL), a critic (PPO's
+`gae`), and the answer-likelihood batch of JEPO.
 
 Where this deviates from the GRPO paper (arXiv 2402.03300), on purpose:
 - The KL penalty is off by default (β = 0, as in TRL and Dr. GRPO); set `algo.kl_coef` to
   load a frozen reference model and add β·KL to the loss, the paper's placement.
 - Sequences whose advantage is zero (groups with equal rewards) skip their forward and
-  backward passes when the loss marks itself `linear_in_advantage` and there is no KL
-  term: their contribution is exactly zero, and the denominators still count them.
+  backward passes when every loss term is linear in the advantage: their contribution is
+  exactly zero, and the denominators still count them.
 """
 from __future__ import annotations
 
 import copy
 import json
-import math
 import random
 import time
-from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from rlvr.algos import ADVANTAGES, KL, LOSSES, REDUCE
-from rlvr.batching import RolloutBatch, collate, completion_logprobs, score
+from rlvr.algos import ADVANTAGES, KL
+from rlvr.algos.gae import TOKEN_ADVANTAGES
+from rlvr.algos.jepo import jepo_answer_weights, jepo_evidence
+from rlvr.answer_likelihood import jepo_batch, score_answers
+from rlvr.batching import collate, score
 from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint, remove_partial_checkpoints,
                              rng_state, save_checkpoint, set_rng_state)
+from rlvr.collect import Collected, collect
 from rlvr.config import Config, config_to_yaml, save_config
 from rlvr.data import PromptStream, eval_samples, prompt_ids
 from rlvr.eval import evaluate
 from rlvr.models import load_policy
-from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from rlvr.runlog import RunLog, write_report
+from rlvr.update import (DifficultyHistory, add_kl_to_go, critic_update, policy_update, sequence_advantages,
+                         token_advantages)
 from rlvr.verifiers.reward import RewardFunction
+
+__all__ = ["RunExists", "build_policy", "policy_update", "run_dir_of", "train"]
 
 
 class RunExists(RuntimeError):
@@ -76,116 +84,23 @@ def build_policy(cfg: Config):
     return model, tokenizer
 
 
-def policy_update(model, ref_model, batch: RolloutBatch, advantages: torch.Tensor, *, cfg: Config,
-                  optimizer, scheduler, step: int) -> dict[str, float]:
-    """All optimizer steps of one rollout batch: `algo.epochs` passes over mini-batches of
-    `algo.mini_batch_size` sequences, each accumulated over micro-batches."""
-    a, o = cfg.algo, cfg.optim
-    loss_fn = LOSSES[a.loss]
-    N, mask = len(batch), batch.mask
-    opts = dict(temperature=cfg.rollout.temperature or 1.0, chunk_size=cfg.model.logprob_chunk,
-                precision=cfg.model.autocast)
-    mini = a.mini_batch_size or N
-    # With one epoch over one mini-batch, π_old is the current policy: its log-probs are the
-    # current ones, detached (ratio 1) — no extra forward pass needed.
-    on_policy = a.epochs == 1 and mini == N
-    old_logp = None if on_policy else score(model, batch, micro_batch_size=o.micro_batch_size, **opts)
-    ref_logp = None if ref_model is None else score(ref_model, batch, micro_batch_size=o.micro_batch_size, **opts)
-    skip_zero = getattr(loss_fn, "linear_in_advantage", False) and ref_model is None
-    params = [p for p in model.parameters() if p.requires_grad]
-    tally = _Tally()
-    first, trained, loss_sum = True, 0, 0.0
-    for epoch in range(a.epochs):
-        order = torch.arange(N)
-        if not on_policy:  # seeded by (seed, step, epoch): a resumed run draws the same order
-            order = torch.randperm(N, generator=torch.Generator().manual_seed(
-                cfg.run.seed * 1_000_003 + step * 1009 + epoch))
-        for mb in order.split(mini):
-            reduce = partial(REDUCE[a.reduce], **a.reduce_args,
-                             total_tokens=mask[mb].sum(), total_seqs=len(mb))
-            rows_to_run = mb[advantages[mb] != 0] if skip_zero else mb
-            optimizer.zero_grad(set_to_none=True)
-            trained += len(rows_to_run)
-            for rows in rows_to_run.split(o.micro_batch_size) if len(rows_to_run) else ():
-                logp = completion_logprobs(model, batch, rows, **opts)
-                old = logp.detach() if old_logp is None else old_logp[rows]
-                loss, m = loss_fn(logp, old, advantages[rows], mask[rows], reduce=reduce,
-                                  **a.loss_args)
-                if ref_model is not None:
-                    kl = reduce(KL[a.kl](logp, ref_logp[rows]), mask[rows])
-                    loss = loss + a.kl_coef * kl
-                    m["kl"] = kl.detach()
-                loss.backward()
-                tokens = float(mask[rows].sum())
-                loss_sum += float(loss.detach())  # micro-batch losses add up to the mini-batch's
-                for k, v in m.items():
-                    tally.add(k, float(v), tokens)
-                if first:  # before any update: trainer vs sampler on the same weights
-                    diff = (logp.detach() - batch.rollout_logp[rows]) * mask[rows]
-                    tally.add("mismatch/logp_abs_diff", float(diff.abs().sum()) / max(tokens, 1.0), tokens)
-                    tally.add("mismatch/ratio_max", float(torch.exp(diff).max()), tokens)
-            for p in params:  # a skipped row is a zero gradient; Adam must still see a zero
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else math.inf)
-            tally.add("grad_norm", float(grad_norm), 1.0)
-            tally.last["lr"] = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            first = False
-    return {**tally.result(), "loss": loss_sum / (a.epochs * (N // mini)),
-            "sequences_trained": trained / a.epochs}
-
-
-class _Tally:
-    """Step metrics from many micro-batches: names ending in `_max` keep their maximum, the
-    rest a weighted mean; `last` holds values where only the latest counts (the lr)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
-        self.weights: dict[str, float] = defaultdict(float)
-        self.maxima: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-
-    def add(self, key: str, value: float, weight: float) -> None:
-        if key.endswith("_max"):
-            self.maxima[key] = max(self.maxima.get(key, -math.inf), value)
-        else:
-            self.sums[key] += value * weight
-            self.weights[key] += weight
-
-    def result(self) -> dict[str, float]:
-        means = {k: v / self.weights[k] for k, v in self.sums.items() if self.weights[k] > 0}
-        return {**means, **self.maxima, **self.last}
-
-
 def _eval_metrics(result: dict) -> dict[str, float]:
     return {f"eval/{k}": v for k, v in result.items() if k != "examples"}
 
 
-def _rollout_metrics(rewards: torch.Tensor, scored, completions) -> dict[str, float]:
-    lengths = torch.tensor([len(c.token_ids) for c in completions], dtype=torch.float32)
-    return {
-        "reward/mean": float(rewards.mean()),
-        "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-        "accuracy": sum(scored.correct) / len(completions), **scored.metrics,
-        # groups whose rewards are all equal have zero advantage: they teach nothing
-        "groups/all_equal_frac": float((rewards.max(1).values == rewards.min(1).values).float().mean()),
-        "length/mean": float(lengths.mean()), "length/max": float(lengths.max()),
-        "length/truncated_frac": sum(c.finish_reason == "length" for c in completions) / len(completions),
-    }
-
-
-def _sample_rows(samples, completions, scored, advantages, n: int) -> list[dict]:
+def _sample_rows(got: Collected, rewards: torch.Tensor, advantages: torch.Tensor, n: int) -> list[dict]:
     """`n` completions spread evenly over the batch (so over several prompts)."""
     rows = []
-    for i in sorted({k * len(completions) // n for k in range(min(n, len(completions)))}):
-        c = completions[i]
-        s = samples[c.prompt_index]
+    comps = got.completions
+    for i in sorted({k * len(comps) // n for k in range(min(n, len(comps)))}):
+        c = comps[i]
+        s = got.samples[c.prompt_index]
+        adv = advantages[i]
         rows.append({"prompt": s.prompt, "answer": s.answer, "completion": c.text,
-                     "reward": scored.rewards[i], "advantage": float(advantages[i]),
+                     "reward": float(rewards.reshape(-1)[i]),
+                     "advantage": float(adv if adv.dim() == 0 else adv[adv != 0].mean() if adv.any() else 0.0),
                      "finish_reason": c.finish_reason,
-                     "verifiers": {k: {"reward": v.reward, **v.info} for k, v in scored.verdicts[i].items()}})
+                     "verifiers": {k: {"reward": v.reward, **v.info} for k, v in got.verdicts[i].items()}})
     return rows
 
 
@@ -207,11 +122,18 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
     random.seed(cfg.run.seed)
     torch.manual_seed(cfg.run.seed)
 
-    # -- model, reference, rollout engine, optimizer ---------------------------------------
+    # -- model, reference, critic, rollout engine, optimizers ---------------------------
+    a = cfg.algo
     model, tokenizer = build_policy(cfg)
     ref_model = None
-    if cfg.algo.kl_coef > 0:  # frozen copy of the initial policy
+    if a.kl_coef > 0:  # frozen copy of the initial policy
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+    critic = critic_opt = None
+    if a.advantage in TOKEN_ADVANTAGES:  # PPO: a value model initialised from the policy
+        from rlvr.critic import ValueModel
+        critic = ValueModel(model).train()
+        critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic.lr, betas=tuple(cfg.optim.betas))
+    jepo = a.advantage == "jepo"
     engine = HFEngine(model, tokenizer, dtype=cfg.rollout.dtype, batch_size=cfg.rollout.batch_size,
                       seed=cfg.run.seed)
     o = cfg.optim
@@ -221,12 +143,11 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
     stream = PromptStream(cfg.data, cfg.run.seed)
+    history = DifficultyHistory()
     reward_fn = RewardFunction([(v.name, v.weight, v.options) for v in cfg.reward.verifiers],
                                accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
                                timeout_s=cfg.reward.timeout_s)
     try:
-        advantage_fn = partial(ADVANTAGES[cfg.algo.advantage], **cfg.algo.advantage_args)
-
         start, before, after = 0, None, None
         if ckpt is not None:
             state = load_checkpoint(ckpt, model)
@@ -234,6 +155,10 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
             scheduler.load_state_dict(state["scheduler"])
             engine.load_state_dict(state["engine"])
             stream.load_state_dict(state["data"])
+            history.load_state_dict(state.get("difficulty", {"values": []}))
+            if critic is not None:
+                critic.load_state_dict(state["critic"])
+                critic_opt.load_state_dict(state["critic_optimizer"])
             set_rng_state(state["rng"])
             engine.update_weights(model)
             start, before = state["step"], state.get("eval_before")
@@ -256,52 +181,90 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
             before = held_out_eval("before training")
             log.log(0, _eval_metrics(before))
 
-        P, G = cfg.rollout.prompts_per_step, cfg.rollout.group_size
-        sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
-                                  top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k)
+        opts = dict(temperature=cfg.rollout.temperature or 1.0, chunk_size=cfg.model.logprob_chunk,
+                    precision=cfg.model.autocast)
+        mb = o.micro_batch_size
+        needs_greedy = getattr(ADVANTAGES.get(a.advantage), "needs_greedy_rewards", False)
         t_run = time.time()
         bar = tqdm(total=cfg.run.steps, initial=start, disable=not cfg.run.progress, desc="train",
                    dynamic_ncols=True)
         for step in range(start + 1, cfg.run.steps + 1):
             t0 = time.time()
-            # 1. prompts
-            samples = stream.next(P)
-            prompts = [render(s) for s in samples]
-            # 2. rollouts: G completions per prompt, prompt-major
-            completions = engine.generate(prompts, G, sampling)
-            t_gen = time.time() - t0
-            # 3. rewards
-            scored = reward_fn([c.text for c in completions], [s.answer for s in samples for _ in range(G)],
-                               [s.meta for s in samples for _ in range(G)])
-            rewards = torch.tensor(scored.rewards, dtype=torch.float32).view(P, G)
-            t_reward = time.time() - t0 - t_gen
-            # 4. advantages, one per completion
-            advantages = advantage_fn(rewards).reshape(-1)
-            # 5. optimisation
-            batch = collate(prompts, completions, tokenizer.pad_token_id)
-            update = policy_update(model, ref_model, batch, advantages, cfg=cfg, optimizer=optimizer,
-                                   scheduler=scheduler, step=step)
-            # 6. the engine samples from the new weights from now on
-            engine.update_weights(model)
-            # 7. log
+            # 1–3. prompts → G completions each → rewards (dynamic sampling, shaping, greedy baselines)
+            got = collect(stream, engine, reward_fn, render, cfg, greedy=needs_greedy)
+            t_gen = time.time() - t0  # generation and rewards
+            metrics = dict(got.metrics)
+            advantages = rewards = torch.zeros(0)
+            if got.samples:
+                # 4. the batch; JEPO continues each chain of thought with the reference answer
+                answer_weights = None
+                if jepo:
+                    batch, valid = jepo_batch(tokenizer, got.samples, got.prompts, got.completions,
+                                              marker=cfg.jepo.marker, answer_prefix=cfg.jepo.answer_prefix)
+                    ell = score_answers(model, batch, valid, micro_batch_size=mb, **opts).view(-1, cfg.rollout.group_size)
+                    rewards = ell  # JEPO's "reward": the reference answer's log-likelihood
+                    answer_weights = (cfg.jepo.beta_sup * jepo_answer_weights(ell) / len(ell)).reshape(-1)
+                    evidence = jepo_evidence(ell)
+                    metrics.update({"jepo/evidence": float(evidence[evidence.isfinite()].mean()),
+                                    "jepo/valid_frac": float(valid.float().mean())})
+                else:
+                    batch = collate(got.prompts, got.completions, tokenizer.pad_token_id)
+                    rewards = got.rewards
+                if a.mask_truncated:  # DAPO's overlong filtering
+                    batch.row_weight = torch.tensor([c.finish_reason != "length" for c in got.completions],
+                                                    dtype=torch.float32)
+                mask = batch.mask
+                # 5. advantages: from the group's rewards, or GAE over a critic's values
+                old_logp = ref_logp = kl = None
+                if a.kl_in_reward:  # KL on the reward needs π_old and π_ref before the update
+                    old_logp = score(model, batch, micro_batch_size=mb, **opts)
+                    ref_logp = score(ref_model, batch, micro_batch_size=mb, **opts)
+                    kl = KL[a.kl](old_logp, ref_logp) * mask
+                    metrics["kl"] = float(kl.sum() / mask.sum().clamp(min=1))
+                if critic is not None:
+                    from rlvr.critic import score_values
+                    values = score_values(critic, batch, micro_batch_size=mb, precision=cfg.model.autocast)
+                    advantages, returns = token_advantages(cfg, rewards, mask, values, kl)
+                else:
+                    lengths = torch.tensor([len(c.token_ids) for c in got.completions]).view_as(rewards)
+                    seq_adv, fm = sequence_advantages(cfg, rewards, lengths, greedy_rewards=got.greedy_rewards,
+                                                      history=history)
+                    metrics.update(fm)
+                    advantages = seq_adv.reshape(-1)
+                    if kl is not None:
+                        advantages = add_kl_to_go(advantages, kl, mask, a.kl_coef)
+                # 6. optimisation of the policy (and of the critic)
+                metrics.update(policy_update(model, ref_model, batch, advantages, cfg=cfg, optimizer=optimizer,
+                                             scheduler=scheduler, step=step, old_logp=old_logp,
+                                             answer_weights=answer_weights))
+                if critic is not None:
+                    metrics.update(critic_update(critic, batch, returns, values, cfg=cfg, optimizer=critic_opt,
+                                                 step=step))
+                # 7. the engine samples from the new weights from now on
+                engine.update_weights(model)
+            else:  # dynamic sampling found no group with a reward spread: nothing to learn from
+                print(f"step {step}: every group had equal rewards after {cfg.rollout.max_gen_rounds} "
+                      "generation rounds; no update", flush=True)
+            # 8. log
             elapsed = time.time() - t0
-            metrics = {**_rollout_metrics(rewards, scored, completions), **update,
-                       "time/generate_s": t_gen, "time/reward_s": t_reward,
-                       "time/update_s": elapsed - t_gen - t_reward, "time/step_s": elapsed,
-                       "tokens/generated_per_s": sum(len(c.token_ids) for c in completions) / max(t_gen, 1e-9)}
+            metrics.update({"time/update_s": elapsed - t_gen, "time/step_s": elapsed,
+                            "update/skipped": float(not got.samples)})
             if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and held_out:
                 metrics.update(_eval_metrics(held_out_eval(f"at step {step}")))
             log.log(step, metrics)
-            log.samples(step, _sample_rows(samples, completions, scored, advantages, cfg.run.log_samples))
+            if got.samples:
+                log.samples(step, _sample_rows(got, rewards, advantages, cfg.run.log_samples))
             bar.update(1)
             bar.set_postfix({"reward": f"{metrics['reward/mean']:.3f}", "acc": f"{metrics['accuracy']:.3f}",
                              "len": f"{metrics['length/mean']:.0f}", "s/step": f"{elapsed:.1f}"})
-            # 8. checkpoint
+            # 9. checkpoint
             if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
+                extra = {"critic": critic.state_dict(), "critic_optimizer": critic_opt.state_dict()} if critic else {}
                 save_checkpoint(run_dir, step, model, tokenizer, {
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "engine": engine.state_dict(), "data": stream.state_dict(), "rng": rng_state(),
-                    "eval_before": before}, keep=cfg.run.keep_checkpoints)
+                    "difficulty": history.state_dict(), "eval_before": before, **extra},
+                    keep=cfg.run.keep_checkpoints)
         bar.close()
         train_seconds = time.time() - t_run
 

@@ -9,6 +9,7 @@ import random
 from typing import TYPE_CHECKING
 
 from rlvr.data.arithmetic import ArithmeticTask
+from rlvr.data.derivations import DerivationTask
 from rlvr.data.chat import messages_for, render
 from rlvr.data.files import DataError, load_file
 from rlvr.types import Sample
@@ -16,28 +17,37 @@ from rlvr.types import Sample
 if TYPE_CHECKING:
     from rlvr.config import DataConfig
 
-PROCEDURAL = ("arithmetic",)
+PROCEDURAL = ("arithmetic", "derivations")
 
 
-def _arithmetic(cfg: "DataConfig", seed: int, split: str) -> ArithmeticTask:
+def _procedural(name: str, cfg: "DataConfig", seed: int, split: str) -> ArithmeticTask | DerivationTask:
     a = cfg.arithmetic
+    if name == "derivations":
+        d = cfg.derivations
+        return DerivationTask(seed=seed, split=split, min_terms=d.min_terms, max_terms=d.max_terms,
+                              max_operand=d.max_operand, eval_fraction=a.eval_fraction)
     return ArithmeticTask(seed=seed, split=split, min_operand=a.min_operand, max_operand=a.max_operand,
                           ops=a.ops, word_problems=a.word_problems, eval_fraction=a.eval_fraction)
 
 
 class PromptStream:
     """Training samples in order: a procedural task's endless stream, or a file's rows
-    reshuffled every epoch (seeded)."""
+    reshuffled every epoch (seeded). With `train_limit` N, only the first N samples (of the
+    stream, or of the file in its own order) are used, over and over."""
 
     def __init__(self, cfg: "DataConfig", seed: int) -> None:
         self.seed = seed
         self.shuffle = cfg.shuffle
         self.position = 0  # samples handed out so far
         if cfg.train in PROCEDURAL:
-            self.task, self.rows = _arithmetic(cfg, seed, "train"), None
+            self.task, self.rows = _procedural(cfg.train, cfg, seed, "train"), None
+            if cfg.train_limit:
+                self.task, self.rows = None, self.task.take(cfg.train_limit)
         else:
             self.task, self.rows = None, load_file(cfg.train, prompt_field=cfg.prompt_field,
                                                    answer_field=cfg.answer_field)
+            if cfg.train_limit:
+                self.rows = self.rows[:cfg.train_limit]
         self._order_epoch, self._order = -1, []
 
     def _row(self, i: int) -> Sample:
@@ -69,7 +79,7 @@ def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
     if not cfg.eval:
         return []
     if cfg.eval in PROCEDURAL:
-        return _arithmetic(cfg, seed, "eval").take(size)
+        return _procedural(cfg.eval, cfg, seed, "eval").take(size)
     rows = load_file(cfg.eval, prompt_field=cfg.prompt_field, answer_field=cfg.answer_field)
     return rows[:size] if size else rows
 
@@ -79,5 +89,5 @@ def prompt_ids(tokenizer, sample: Sample, cfg: "DataConfig") -> list[int]:
                   system_prompt=cfg.system_prompt, few_shot=cfg.few_shot)
 
 
-__all__ = ["ArithmeticTask", "DataError", "PromptStream", "Sample", "eval_samples",
+__all__ = ["ArithmeticTask", "DataError", "DerivationTask", "PromptStream", "Sample", "eval_samples",
            "load_file", "messages_for", "prompt_ids", "render"]

@@ -36,3 +36,21 @@ def test_verifiers_command_lists_names(capsys):
 def test_console_script_is_installed():
     proc = subprocess.run(rlvr_cmd() + ["--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "train" in proc.stdout and "eval" in proc.stdout
+
+
+def test_algos_command_lists_each_preset_with_a_line(capsys):
+    assert main(["algos"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_name = {line.split()[0]: line for line in lines if line.strip() and not line.startswith("use:")}
+    assert "dapo" in by_name and "clip-higher" in by_name["dapo"]
+    assert "jepo" in by_name and "ppo" in by_name and len(by_name) >= 13
+
+
+def test_resume_refuses_algo(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("model: {path: tiny}\n")
+    try:
+        main(["train", "--resume", str(tmp_path), "--algo=dapo"])
+    except SystemExit as e:
+        assert "--algo" in str(e)
+    else:
+        raise AssertionError("expected an error")

@@ -77,3 +77,39 @@ def test_every_field_has_a_docstring():
     keys = [row[0] for row in describe(Config)]
     assert "rollout.group_size" in keys and "model.lora.rank" in keys
     assert all(row[3] for row in describe(Config))
+
+
+def test_algo_preset_layers_between_the_file_and_the_overrides(tiny_config_path):
+    cfg = load_config(tiny_config_path, ["--algo.loss_args.clip_high=0.3"], algo="dapo")
+    assert cfg.model.path == "tiny"                       # from the file
+    assert cfg.algo.reduce == "token_mean" and cfg.rollout.dynamic_sampling  # from the preset
+    assert cfg.algo.loss_args == {"clip_low": 0.2, "clip_high": 0.3}        # the override wins
+    with pytest.raises(ConfigError) as err:
+        load_config(tiny_config_path, algo="nope")
+    assert "--algo" in str(err.value) and "gspo" in str(err.value)
+
+
+@pytest.mark.parametrize("override, must_mention", [
+    ({"algo": {"filter": "shortest", "filter_keep": 8}}, ["filter_keep", "7"]),      # k must be < G (8)
+    ({"algo": {"filter": "longest"}}, ["algo.filter", "token_efficiency"]),
+    ({"algo": {"correction": "tis"}}, ["algo.correction", "tis_token"]),
+    ({"algo": {"pg_coef": 0.0}}, ["pg_coef"]),
+    ({"algo": {"kl_in_reward": True}}, ["kl_coef"]),
+    ({"algo": {"mini_batches": 3}}, ["mini_batches", "divide"]),
+    ({"algo": {"advantage": "remax", "advantage_args": {"greedy_rewards": 1}}}, ["greedy_rewards"]),
+    ({"reward": {"overlong_buffer": 200}}, ["overlong_buffer", "max_new_tokens"]),
+])
+def test_bad_method_settings_are_named(override, must_mention):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, override)
+    for text in must_mention:
+        assert text in str(err.value)
+
+
+def test_every_algo_preset_builds_on_the_tiny_config(tiny_config_path):
+    from rlvr.config import algo_presets
+    names = set(algo_presets())
+    assert {"grpo", "dr_grpo", "dapo", "gspo", "gmpo", "gfpo", "delta_l", "rloo", "reinforce_pp",
+            "ppo", "jepo", "one_shot", "entropy_only"} <= names
+    for name in names:
+        load_config(tiny_config_path, algo=name)
