@@ -57,7 +57,7 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
     P, G, r = cfg.rollout.prompts_per_step, cfg.rollout.group_size, cfg.reward
     sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k)
-    buffer = r.overlong_buffer
+    buffer = r.overlong_tokens(sampling.max_new_tokens)
     rounds = cfg.rollout.max_gen_rounds if cfg.rollout.dynamic_sampling else 1
     kept: list[tuple] = []  # (sample, prompt, completions, rewards[G], correct, verdicts, greedy reward)
     all_rewards, all_correct, all_lengths, all_truncated, verifier_metrics = [], [], [], [], []

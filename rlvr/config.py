@@ -181,8 +181,17 @@ class RewardConfig:
     overlong_buffer: int = 0
     """DAPO's soft overlong punishment: a completion longer than max_new_tokens − buffer loses
     up to `overlong_penalty` linearly over the last `buffer` tokens (0: off)."""
+    overlong_buffer_frac: float = 0.0
+    """The same buffer as a fraction of `rollout.max_new_tokens` (DAPO: 4096 of 20480 = 0.2),
+    used when `overlong_buffer` is 0; rounded, at least one token."""
     overlong_penalty: float = 1.0
     """Largest overlong punishment (reached at max_new_tokens)."""
+
+    def overlong_tokens(self, max_new_tokens: int) -> int:
+        """The soft-punishment buffer in tokens (0: off)."""
+        if self.overlong_buffer or not self.overlong_buffer_frac:
+            return self.overlong_buffer
+        return max(1, round(self.overlong_buffer_frac * max_new_tokens))
 
 
 @dataclass(frozen=True)
@@ -357,9 +366,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError("'algo.kl_in_reward' needs 'algo.kl_coef' > 0")
     if a.mini_batch_size and a.mini_batches:
         raise ConfigError("set either 'algo.mini_batch_size' or 'algo.mini_batches', not both")
-    if cfg.reward.overlong_buffer >= cfg.rollout.max_new_tokens:
-        raise ConfigError(f"'reward.overlong_buffer' ({cfg.reward.overlong_buffer}) must be below "
-                          f"'rollout.max_new_tokens' ({cfg.rollout.max_new_tokens})")
+    if cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens) >= cfg.rollout.max_new_tokens:
+        raise ConfigError(f"'reward.overlong_buffer' ({cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens)} "
+                          f"tokens) must be below 'rollout.max_new_tokens' ({cfg.rollout.max_new_tokens})")
+    if not 0 <= cfg.reward.overlong_buffer_frac < 1:
+        raise ConfigError("'reward.overlong_buffer_frac' must be in [0, 1)")
     d = cfg.data.derivations
     if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
         raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")

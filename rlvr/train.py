@@ -203,8 +203,9 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                                               marker=cfg.jepo.marker, answer_prefix=cfg.jepo.answer_prefix)
                     ell = score_answers(model, batch, valid, micro_batch_size=mb, **opts).view(-1, cfg.rollout.group_size)
                     rewards = ell  # JEPO's "reward": the reference answer's log-likelihood
-                    answer_weights = (cfg.jepo.beta_sup * jepo_answer_weights(ell) / len(ell)).reshape(-1)
-                    evidence = jepo_evidence(ell)
+                    bound = a.advantage_args.get("bound", "multi")  # the bound the advantages use
+                    answer_weights = (cfg.jepo.beta_sup * jepo_answer_weights(ell, bound=bound) / len(ell)).reshape(-1)
+                    evidence = jepo_evidence(ell, bound=bound)
                     metrics.update({"jepo/evidence": float(evidence[evidence.isfinite()].mean()),
                                     "jepo/valid_frac": float(valid.float().mean())})
                 else:

@@ -72,11 +72,12 @@ def jepo(rewards: Tensor, *, bound: str = "multi", clip: float = 1.0, eps: float
         adv = x - (x.sum(dim=1, keepdim=True) - x) / (n - 1).clamp(min=1)
     hi = torch.where(valid, ell, neg_inf).amax(dim=1, keepdim=True)
     lo = torch.where(valid, ell, -neg_inf).amin(dim=1, keepdim=True)
-    # equal ell: A is 0 up to rounding, and dividing rounding noise by its own std would not be
+    # equal ell: A is 0 up to rounding noise, which the std division would blow up
     usable = valid & (n >= 2) & (hi > lo)
     adv = torch.where(usable, adv, torch.zeros_like(adv))
     mean = adv.sum(dim=1, keepdim=True) / n.clamp(min=1)
-    var = (torch.where(usable, adv - mean, torch.zeros_like(adv)) ** 2).sum(dim=1, keepdim=True) / (n - 1).clamp(min=1)
+    dev = torch.where(usable, adv - mean, torch.zeros_like(adv))
+    var = (dev ** 2).sum(dim=1, keepdim=True) / (n - 1).clamp(min=1)
     adv = torch.clamp(adv / (var.sqrt() + eps), -clip, clip)
     adv = torch.where(valid, adv, torch.full_like(adv, invalid_advantage))
     return adv.to(rewards.dtype)
