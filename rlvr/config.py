@@ -360,6 +360,14 @@ def validate(cfg: Config) -> None:
                               f"rollout.group_size − 1 ({G - 1}) when 'algo.filter' is set; got {keeps}")
         if a.filter_adaptive_keep and len(a.filter_adaptive_keep) != 4:
             raise ConfigError("'algo.filter_adaptive_keep' needs four values (one per reward quartile)")
+    if a.filter != "none" and (a.advantage in TOKEN_ADVANTAGES or a.advantage == "jepo"
+                               or getattr(advantages[a.advantage], "needs_greedy_rewards", False)):
+        raise ConfigError(f"'algo.filter' ({a.filter}) needs an advantage computed from a group's rewards "
+                          f"alone; '{a.advantage}' is not (allowed with a filter: "
+                          f"{', '.join(n for n in sorted(ADVANTAGES) if n not in ('jepo', 'remax'))})")
+    if a.advantage == "jepo" and cfg.rollout.dynamic_sampling:
+        raise ConfigError("'rollout.dynamic_sampling' filters groups by verifier rewards, which JEPO "
+                          "('algo.advantage: jepo') does not train on; turn one of them off")
     if a.pg_coef == 0 and a.entropy_coef == 0 and a.kl_coef == 0:
         raise ConfigError("'algo.pg_coef' is 0 and there is no entropy or KL term: nothing to train")
     if a.kl_in_reward and a.kl_coef == 0:

@@ -122,7 +122,10 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: Tensor, *, 
             order = torch.randperm(N, generator=torch.Generator().manual_seed(
                 cfg.run.seed * 1_000_003 + step * 1009 + epoch))
         for mb in order.split(mini):
-            totals = dict(total_tokens=mask[mb].sum(), total_seqs=len(mb), batch_lengths=mask[mb].sum(-1))
+            # rows removed from the loss (overlong filtering) leave the denominators too
+            live = mb if batch.row_weight is None else mb[batch.row_weight[mb] > 0]
+            totals = dict(total_tokens=mask[mb].sum(), total_seqs=max(len(live), 1),
+                          batch_lengths=mask[live].sum(-1))
             reduce = partial(REDUCE[a.reduce], **{**budget, **a.reduce_args}, **totals)
             entropy_mean = partial(token_mean, total_tokens=totals["total_tokens"])
             rows_to_run = mb[active[mb]] if skip_zero else mb

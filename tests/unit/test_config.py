@@ -98,6 +98,9 @@ def test_algo_preset_layers_between_the_file_and_the_overrides(tiny_config_path)
     ({"algo": {"mini_batches": 3}}, ["mini_batches", "divide"]),
     ({"algo": {"advantage": "remax", "advantage_args": {"greedy_rewards": 1}}}, ["greedy_rewards"]),
     ({"reward": {"overlong_buffer": 200}}, ["overlong_buffer", "max_new_tokens"]),
+    ({"algo": {"advantage": "gae", "filter": "shortest", "filter_keep": 4}}, ["algo.filter", "gae"]),
+    ({"algo": {"advantage": "remax", "filter": "shortest", "filter_keep": 4}}, ["algo.filter", "remax"]),
+    ({"algo": {"advantage": "jepo"}, "rollout": {"dynamic_sampling": True}}, ["dynamic_sampling", "jepo"]),
 ])
 def test_bad_method_settings_are_named(override, must_mention):
     with pytest.raises(ConfigError) as err:
