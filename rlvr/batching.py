@@ -96,9 +96,10 @@ def autocast(precision: str):
 
 
 def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature: float,
-                        chunk_size: int, precision: str, with_entropy: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+                        chunk_size: int, precision: str, with_entropy: bool | str = False) -> Tensor | tuple[Tensor, Tensor]:
     """`[len(rows), C]` log-probs of the completion tokens of `rows` under `model` (and, with
-    `with_entropy`, the entropy of each next-token distribution: a pair).
+    `with_entropy`, the entropy of each next-token distribution: a pair; `"grad"` lets
+    gradients flow through the entropy).
 
     The forward pass sees only the columns these rows use (no all-padding columns on either
     side); the result is padded back to the batch's C so that reductions see one shape.

@@ -197,7 +197,7 @@ def _backbone_and_head(model):
 
 
 def _chunk_logprobs(head: torch.nn.Module, hidden: Tensor, targets: Tensor, temperature: float,
-                    entropy: bool = False) -> Tensor:
+                    entropy: str = "") -> Tensor:
     logits = head(hidden).float()
     if temperature != 1.0:
         logits = logits / temperature
@@ -205,17 +205,21 @@ def _chunk_logprobs(head: torch.nn.Module, hidden: Tensor, targets: Tensor, temp
     logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
     if not entropy:
         return logp
-    # H = −Σ p log p = logsumexp(z) − Σ softmax(z)·z, over the whole vocabulary
-    ent = lse - (torch.softmax(logits, dim=-1) * logits).sum(-1)
+    # H = −Σ p log p = logsumexp(z) − Σ softmax(z)·z, over the whole vocabulary. Without
+    # "grad" it is a metric only: no graph, so the backward pass does not run through it.
+    with torch.set_grad_enabled(torch.is_grad_enabled() and entropy == "grad"):
+        ent = lse - (torch.softmax(logits, dim=-1) * logits).sum(-1)
     return torch.stack([logp, ent], dim=-1)
 
 
 def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completion_mask: Tensor,
                       *, temperature: float = 1.0, chunk_size: int = 1024,
-                      with_entropy: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+                      with_entropy: bool | str = False) -> Tensor | tuple[Tensor, Tensor]:
     """log π(input_ids[b, t] | input_ids[b, <t]) at every position where `completion_mask`
     is set, 0 elsewhere; float32 `[B, L]` like `input_ids`. With `with_entropy`, also the
-    entropy of the whole next-token distribution at those positions: `(logp, entropy)`.
+    entropy of the whole next-token distribution at those positions: `(logp, entropy)`;
+    the entropy carries gradients only with `with_entropy="grad"` (an entropy bonus), else it
+    is a detached metric.
 
     Only the scored positions go through the output layer, `chunk_size` tokens at a time,
     so the full `[B, L, vocab]` log-softmax never exists. When gradients are needed each
@@ -232,7 +236,8 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     targets = input_ids[:, 1:][select]
     pieces = []
     for start in range(0, h.shape[0], chunk_size):
-        args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature, with_entropy)
+        mode = "" if not with_entropy else ("grad" if with_entropy == "grad" else "metric")
+        args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature, mode)
         if torch.is_grad_enabled() and h.requires_grad:
             pieces.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))
         else:
@@ -244,4 +249,4 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     if not with_entropy:
         return out.masked_scatter(scored, values)
     out = out.masked_scatter(scored.unsqueeze(-1).expand_as(out), values)
-    return out[..., 0], out[..., 1]
+    return out[..., 0], (out[..., 1] if with_entropy == "grad" else out[..., 1].detach())

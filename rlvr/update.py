@@ -132,7 +132,8 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: Tensor, *, 
             optimizer.zero_grad(set_to_none=True)
             trained += len(rows_to_run)
             for rows in rows_to_run.split(o.micro_batch_size) if len(rows_to_run) else ():
-                logp, entropy = completion_logprobs(model, batch, rows, with_entropy=True, **opts)
+                logp, entropy = completion_logprobs(model, batch, rows, **opts,
+                                                    with_entropy="grad" if a.entropy_coef else True)
                 old = logp.detach() if old_logp is None else old_logp[rows]
                 m_rows = mask[rows]
                 weights, m = correction(old, batch.rollout_logp[rows], m_rows)

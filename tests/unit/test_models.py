@@ -87,3 +87,19 @@ def test_models_that_post_process_logits_are_refused(batch):
     capped.config.final_logit_softcapping = 30.0  # as Gemma 2 does: logits = 30·tanh(z/30)
     with pytest.raises(NotImplementedError, match="soft-capping"):
         sequence_logprobs(capped, ids, attn, completion)
+
+
+def test_entropy_is_that_of_the_full_distribution_and_a_metric_unless_asked(batch):
+    model, ids, attn, completion = batch
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=pos).logits.float() / 0.7
+    p = torch.softmax(logits, -1)[:, :-1]
+    naive = torch.nn.functional.pad(-(p * torch.log(p)).sum(-1), (1, 0)) * completion  # −Σ p log p
+    lp, ent = sequence_logprobs(model, ids, attn, completion, temperature=0.7, chunk_size=3, with_entropy=True)
+    assert torch.allclose(ent, naive, atol=1e-5)
+    assert torch.allclose(lp, _naive(model, ids, attn, completion, 0.7), atol=1e-5)
+    assert not ent.requires_grad  # a metric: the backward pass never runs through it
+    model.zero_grad()
+    _, ent = sequence_logprobs(model, ids, attn, completion, with_entropy="grad")
+    ent.sum().backward()  # an entropy bonus: its gradient reaches the weights
+    assert model.model.layers[0].mlp.up_proj.weight.grad.abs().sum() > 0
