@@ -12,6 +12,7 @@ a step trains on:
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -59,6 +60,7 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k)
     buffer = r.overlong_tokens(sampling.max_new_tokens)
     rounds = cfg.rollout.max_gen_rounds if cfg.rollout.dynamic_sampling else 1
+    per_round = math.ceil(P * cfg.rollout.oversample) if cfg.rollout.dynamic_sampling else P
     kept: list[tuple] = []  # (sample, prompt, completions, rewards[G], correct, verdicts, greedy reward)
     all_rewards, all_correct, all_lengths, all_truncated, verifier_metrics = [], [], [], [], []
     dropped, used_rounds, t_gen, t_reward, n_tokens = 0, 0, 0.0, 0.0, 0
@@ -66,7 +68,7 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
         if len(kept) >= P:
             break
         used_rounds += 1
-        samples = stream.next(P)
+        samples = stream.next(per_round)
         prompts = [render(s) for s in samples]
         t = time.time()
         completions = engine.generate(prompts, G, sampling)
@@ -86,23 +88,24 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
         scored = reward_fn(texts, refs, metas)
         t_reward += time.time() - t
         verifier_metrics.append(scored.metrics)
-        rewards = torch.tensor(scored.rewards[:P * G], dtype=torch.float32)
+        n = len(samples)
+        rewards = torch.tensor(scored.rewards[:n * G], dtype=torch.float32)
         lengths = torch.tensor([len(c.token_ids) for c in completions])
         if buffer:
             rewards = rewards + overlong_penalty(lengths, max_len=sampling.max_new_tokens, buffer=buffer,
                                                  penalty=r.overlong_penalty)
         greedy_r = None
         if greedy:
-            greedy_r = torch.tensor(scored.rewards[P * G:], dtype=torch.float32)
+            greedy_r = torch.tensor(scored.rewards[n * G:], dtype=torch.float32)
             if buffer:
                 greedy_r = greedy_r + overlong_penalty(greedy_lengths, max_len=sampling.max_new_tokens,
                                                        buffer=buffer, penalty=r.overlong_penalty)
-        rewards = rewards.view(P, G)
+        rewards = rewards.view(n, G)
         all_rewards.append(rewards)
-        all_correct += scored.correct[:P * G]
+        all_correct += scored.correct[:n * G]
         all_lengths.append(lengths)
         all_truncated += [c.finish_reason == "length" for c in completions]
-        for p in range(P):
+        for p in range(n):
             if cfg.rollout.dynamic_sampling and bool((rewards[p] == rewards[p, 0]).all()):
                 dropped += 1
                 continue

@@ -156,6 +156,9 @@ class RolloutConfig:
     max_gen_rounds: int = 10
     """Most generation rounds per step with dynamic sampling; a step that still lacks groups
     then trains on the ones it has (the metric `dynamic/short_groups` counts the gap)."""
+    oversample: float = 1.0
+    """With dynamic sampling, prompts drawn per generation round as a multiple of
+    `prompts_per_step` (verl's DAPO recipe draws 3×); surplus mixed groups are discarded."""
 
 
 @dataclass(frozen=True)
@@ -377,6 +380,8 @@ def validate(cfg: Config) -> None:
     if cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens) >= cfg.rollout.max_new_tokens:
         raise ConfigError(f"'reward.overlong_buffer' ({cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens)} "
                           f"tokens) must be below 'rollout.max_new_tokens' ({cfg.rollout.max_new_tokens})")
+    if cfg.rollout.oversample < 1:
+        raise ConfigError(f"bad value {cfg.rollout.oversample!r} for 'rollout.oversample'; must be at least 1")
     if not 0 <= cfg.reward.overlong_buffer_frac < 1:
         raise ConfigError("'reward.overlong_buffer_frac' must be in [0, 1)")
     d = cfg.data.derivations

@@ -70,6 +70,15 @@ def test_dynamic_sampling_round_cap_trains_on_what_it_has():
     assert [s.prompt for s in got.samples] == ["2"] and got.metrics["dynamic/short_groups"] == 1
 
 
+def test_oversampling_draws_more_prompts_per_round():
+    cfg = _cfg(dynamic_sampling=True, max_gen_rounds=10, oversample=2.0)
+    stream = CountingStream()
+    got = collect(stream, FakeEngine(), mixed_every_third, lambda s: [int(s.prompt)], cfg)
+    # rounds of 4 prompts: (0..3) keeps 2, (4..7) keeps 5 (and would keep nothing more) → 2 rounds
+    assert [s.prompt for s in got.samples] == ["2", "5"] and got.metrics["dynamic/rounds"] == 2
+    assert stream.position == 8
+
+
 def test_without_dynamic_sampling_every_group_is_kept():
     got = collect(CountingStream(), FakeEngine(), mixed_every_third, lambda s: [int(s.prompt)], _cfg())
     assert len(got.samples) == 2 and got.rewards.shape == (2, 3) and "dynamic/rounds" not in got.metrics
