@@ -16,9 +16,14 @@ def boxed_spans(text: str) -> list[tuple[str | None, int]]:
     """
     out: list[tuple[str | None, int]] = []
     i = 0
+    # next occurrence of each tag at or after i; re-searched only once passed, so a text
+    # with many boxes but no \fbox is not rescanned to its end for every box
+    found = {tag: text.find(tag) for tag in BOXED}
     while True:
-        starts = [(text.find(tag, i), tag) for tag in BOXED]
-        starts = [(s, tag) for s, tag in starts if s >= 0]
+        for tag in BOXED:
+            if 0 <= found[tag] < i:
+                found[tag] = text.find(tag, i)
+        starts = [(s, tag) for tag, s in found.items() if s >= 0]
         if not starts:
             return out
         start, tag = min(starts)
@@ -63,3 +68,37 @@ def last_match(text: str, pattern: str) -> str | None:
     if last is None:
         return None
     return last.group(1) if last.groups() else last.group(0)
+
+
+# "the answer is 42", "Final answer: $42$", "answer = 42 cm" — the phrase, then the rest of the line
+_ANSWER_PHRASE = re.compile(r"(?:final\s+answer|the\s+answer)\s*(?:is|:|=)\s*:?\s*([^\n]{1,200})", re.IGNORECASE)
+_UNIT_WORDS = ("cm", "mm", "km", "m", "kg", "g", "mg", "s", "sec", "seconds", "minutes", "min", "hours",
+               "h", "dollars", "cents", "degrees", "units", "meters", "metres", "inches", "feet", "miles",
+               "liters", "litres", "ml", "l", "apples", "marbles", "stickers", "books", "coins", "shells",
+               "pencils", "cards", "people", "students", "items")
+
+
+def answer_phrase(text: str) -> str | None:
+    """The answer stated in words when there is no box: what follows the last "the answer
+    is" / "final answer:" on its line, without a trailing full stop."""
+    found = None
+    for m in _ANSWER_PHRASE.finditer(text):
+        found = m.group(1)
+    if found is None:
+        return None
+    return found.strip().rstrip(".").strip() or None
+
+
+def strip_answer(answer: str) -> str:
+    """Normalise an extracted answer before parsing: surrounding `$…$` / `\\(…\\)`, a
+    trailing unit word or `\\text{ unit}`/`\\mbox{…}`, and a trailing full stop go."""
+    a = answer.strip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if len(a) >= len(left) + len(right) and a.startswith(left) and a.endswith(right):
+            a = a[len(left):len(a) - len(right)].strip()
+    a = a.rstrip(".").strip()
+    a = re.sub(r"\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z ]{1,30}\}$", "", a)  # 42\text{ cm}
+    words = a.split()
+    if len(words) >= 2 and words[-1].lower().strip(".") in _UNIT_WORDS:
+        a = " ".join(words[:-1])
+    return a.strip()

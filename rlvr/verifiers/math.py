@@ -1,15 +1,20 @@
 """Math answers checked for equivalence with `math-verify` (huggingface/Math-Verify).
 
-The answer is the content of the last `\\boxed{}` (or the last match of `answer_pattern`),
-parsed to SymPy and compared with the reference: `0.5` equals `\\frac{1}{2}`. Gold goes
-first in `verify` — the comparison is asymmetric by design (ALGORITHMS.md §15d).
+The answer is the content of the last `\\boxed{}` / `\\fbox{}` (or, without a box, what
+follows the last "the answer is" / "final answer:"; or the last match of `answer_pattern`),
+stripped of `$…$`, a trailing unit and a full stop, parsed to SymPy and compared with the
+reference: `0.5` equals `\\frac{1}{2}`. Gold goes first in `verify` — the comparison is
+asymmetric by design (ALGORITHMS.md §15d).
+
+Hacking guard: a completion that boxes several *different* answers ("\\boxed{41} or maybe
+\\boxed{42}") gets no credit, whichever is last — otherwise a policy learns to hedge.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from rlvr.verifiers.base import Verdict
-from rlvr.verifiers.extract import last_boxed, last_match
+from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_answer
 
 MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; parsing it only costs time
 
@@ -17,12 +22,17 @@ MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; parsing it only c
 class MathVerifier:
     name = "math"
 
-    def __init__(self, *, answer_pattern: str = "", timeout_s: int = 3) -> None:
+    def __init__(self, *, answer_pattern: str = "", timeout_s: int = 3, hacking_guard: bool = True,
+                 answer_phrases: bool = True) -> None:
         """`answer_pattern`: a regex whose last match (group 1 if any) is the answer; empty
         means the last `\\boxed{}`. `timeout_s`: math-verify's own parse/compare limit
-        (the pool's hard limit still applies on top)."""
+        (the pool's hard limit still applies on top). `hacking_guard`: several different
+        boxed answers earn nothing. `answer_phrases`: without a box, accept "the answer
+        is X" / "final answer: X"."""
         self.answer_pattern = answer_pattern
         self.timeout_s = timeout_s
+        self.hacking_guard = hacking_guard
+        self.answer_phrases = answer_phrases
 
     def prepare(self) -> None:
         """Import the parser ahead of the first (timed) call; SymPy takes a second or two."""
@@ -31,11 +41,26 @@ class MathVerifier:
     def extract(self, completion: str) -> str | None:
         if self.answer_pattern:
             return last_match(completion, self.answer_pattern)
-        return last_boxed(completion)
+        boxes = [b for b in boxed_contents(completion) if b is not None]
+        if boxes:
+            return strip_answer(boxes[-1])
+        found = answer_phrase(completion) if self.answer_phrases else None
+        return None if found is None else strip_answer(found)
+
+    def several_answers(self, completion: str) -> list[str]:
+        """The distinct boxed answers (after normalisation) when there is more than one."""
+        if self.answer_pattern or not self.hacking_guard:
+            return []
+        distinct = list(dict.fromkeys(strip_answer(b).replace(" ", "") for b in boxed_contents(completion)
+                                      if b is not None and b.strip()))
+        return distinct if len(distinct) > 1 else []
 
     def __call__(self, completion: str, reference: Any, meta: dict | None = None) -> Verdict:
         from math_verify import parse, verify
 
+        hedged = self.several_answers(completion)
+        if hedged:
+            return Verdict(0.0, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]]})
         answer = self.extract(completion)
         if answer is None or not answer.strip():
             return Verdict(0.0, {"reason": "no_answer"})

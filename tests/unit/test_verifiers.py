@@ -15,10 +15,20 @@ MATH_TABLE = [
     ("half: \\boxed{\\frac{1}{2}}", "0.5", 1.0, "nested braces inside the box"),
     ("\\boxed{\\dfrac{3}{6}}", "1/2", 1.0, "unsimplified fraction"),
     ("\\boxed{x = 5}", "5", 1.0, "an equation's right side"),
-    ("the answer is 42", "42", 0.0, "no box: no answer"),
+    ("the answer is 42", "42", 1.0, "no box: the stated answer"),
+    ("So the final answer is $42$.", "42", 1.0, "dollars and full stop stripped"),
+    ("Final answer: 42 apples", "42", 1.0, "trailing unit word"),
+    ("\\boxed{42\\text{ cm}}", "42", 1.0, "trailing \\text unit"),
+    ("\\boxed{$\\frac{1}{2}$}", "0.5", 1.0, "dollars inside the box"),
+    ("the answer is 41 \\boxed{42}", "42", 1.0, "a box wins over a phrase"),
+    ("I think 42 is it", "42", 0.0, "no box, no phrase: no answer"),
     ("\\boxed{}", "42", 0.0, "empty box"),
-    ("\\boxed{41} no wait \\boxed{42}", "42", 1.0, "several boxes: the last counts"),
-    ("\\boxed{42} no wait \\boxed{41}", "42", 0.0, "several boxes: the last counts"),
+    ("\\boxed{41} no wait \\boxed{42}", "42", 0.0, "hacking guard: two different answers"),
+    ("\\boxed{42} no wait \\boxed{41}", "42", 0.0, "hacking guard: two different answers"),
+    ("\\boxed{42} so \\boxed{ 42 }", "42", 1.0, "the same answer twice is fine"),
+    ("\\boxed{9^9^9^9^9}", "42", 0.0, "a huge power must not hang"),
+    ("\\boxed{" + "{" * 50_000, "42", 0.0, "deeply nested unclosed braces"),
+    ("\\boxed{4\ud8002}", "42", 0.0, "lone surrogate"),
     ("\\boxed{42", "42", 0.0, "unclosed box"),
     ("\\fbox{42}", "42", 1.0, "fbox"),
     ("\\boxed {7}", "7", 1.0, "space before the brace"),
@@ -34,6 +44,20 @@ def test_math_verifier_says_why():
     assert get("math")("nothing here", "1", {}).info["reason"] == "no_answer"
     v = get("math")("\\boxed{3}", "3", {})
     assert v.info == {"answer": "3", "correct": True}
+
+
+def test_hacking_guard_names_the_answers_and_can_be_turned_off():
+    v = get("math")("\\boxed{41} or \\boxed{42}", "42", {})
+    assert v.reward == 0 and v.info == {"reason": "several_answers", "answers": ["41", "42"]}
+    assert get("math", hacking_guard=False)("\\boxed{41} or \\boxed{42}", "42", {}).reward == 1.0
+    assert get("math", answer_phrases=False)("the answer is 42", "42", {}).reward == 0.0
+
+
+def test_math_verifier_on_a_megabyte_is_quick():
+    t = time.time()
+    assert get("math")("x" * 1_000_000 + " the answer is 42", "42", {}).reward == 1.0
+    assert get("math")("\\boxed{1}" * 100_000, "1", {}).reward == 1.0
+    assert time.time() - t < 5
 
 
 def test_answer_pattern_replaces_the_box():
