@@ -103,10 +103,21 @@ class DerivationsConfig:
 
 
 @dataclass(frozen=True)
+class IFEvalTaskConfig:
+    min_constraints: int = 1
+    """Fewest instructions in a generated prompt."""
+    max_constraints: int = 3
+    """Most instructions in a generated prompt."""
+    constraint_ids: list[str] = field(default_factory=list)
+    """Instruction ids to draw from (empty: all; `rlvr.verifiers.ifeval.CONSTRAINTS` lists them)."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train: str = "arithmetic"
-    """Training prompts: a procedural task (`arithmetic`, or `derivations`: chains of + and −
-    whose reference answer is the whole step-by-step derivation) or a `.jsonl` / `.parquet` file."""
+    """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
+    whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
+    checkable instructions) or a `.jsonl` / `.parquet` file."""
     eval: str = "arithmetic"
     """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
     train_limit: int = 0
@@ -127,6 +138,8 @@ class DataConfig:
     """Options of the procedural arithmetic task."""
     derivations: DerivationsConfig = field(default_factory=DerivationsConfig)
     """Options of the procedural derivations task (long reference answers, for JEPO)."""
+    ifeval: IFEvalTaskConfig = field(default_factory=IFEvalTaskConfig)
+    """Options of the procedural instruction-following task (reward: the `ifeval` verifier)."""
 
 
 @dataclass(frozen=True)
@@ -384,6 +397,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"bad value {cfg.rollout.oversample!r} for 'rollout.oversample'; must be at least 1")
     if not 0 <= cfg.reward.overlong_buffer_frac < 1:
         raise ConfigError("'reward.overlong_buffer_frac' must be in [0, 1)")
+    f = cfg.data.ifeval
+    if not 1 <= f.min_constraints <= f.max_constraints:
+        raise ConfigError("'data.ifeval' needs 1 ≤ min_constraints ≤ max_constraints")
+    from rlvr.verifiers.ifeval import CONSTRAINTS
+    unknown = [c for c in f.constraint_ids if c not in CONSTRAINTS]
+    if unknown:
+        raise ConfigError(f"unknown ids in 'data.ifeval.constraint_ids': {', '.join(unknown)}; "
+                          f"allowed values: {', '.join(sorted(CONSTRAINTS))}")
     d = cfg.data.derivations
     if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
         raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")

@@ -17,11 +17,16 @@ from rlvr.types import Sample
 if TYPE_CHECKING:
     from rlvr.config import DataConfig
 
-PROCEDURAL = ("arithmetic", "derivations")
+PROCEDURAL = ("arithmetic", "derivations", "ifeval")
 
 
-def _procedural(name: str, cfg: "DataConfig", seed: int, split: str) -> ArithmeticTask | DerivationTask:
+def _procedural(name: str, cfg: "DataConfig", seed: int, split: str):
     a = cfg.arithmetic
+    if name == "ifeval":
+        from rlvr.data.ifeval_task import IFEvalTask
+        f = cfg.ifeval
+        return IFEvalTask(seed=seed, split=split, min_constraints=f.min_constraints, max_constraints=f.max_constraints,
+                          eval_fraction=a.eval_fraction, constraint_ids=f.constraint_ids or None)
     if name == "derivations":
         d = cfg.derivations
         return DerivationTask(seed=seed, split=split, min_terms=d.min_terms, max_terms=d.max_terms,

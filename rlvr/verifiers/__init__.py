@@ -10,17 +10,27 @@ from typing import Any, Callable
 
 from rlvr.verifiers.base import Verdict, Verifier, batch
 from rlvr.verifiers.format import FormatVerifier
+from rlvr.verifiers.ifeval import IFEvalVerifier, constraint_metrics
 from rlvr.verifiers.math import MathVerifier
 
 REGISTRY: dict[str, Callable[..., Verifier]] = {
     "math": MathVerifier,
     "format": FormatVerifier,
+    "ifeval": IFEvalVerifier,
 }
 
 DESCRIPTIONS = {
-    "math": "final answer (last \\boxed{} or a pattern) equivalent to the reference, by math-verify",
+    "math": "final answer (last \\boxed{}, or 'the answer is', or a pattern) equivalent to the reference, "
+            "by math-verify; several different answers earn nothing",
     "format": "a well-formed final answer: one closed, non-empty \\boxed{} at the end",
+    "ifeval": "instruction following (IFEval/IFBench ids and kwargs): all constraints met (0/1) or the "
+              "fraction met",
 }
+
+STEP_METRICS: dict[str, Callable[[list[Verdict]], dict[str, float]]] = {
+    "ifeval": constraint_metrics,
+}
+"""Per-verifier step metrics computed from that verifier's verdicts of a step (logged)."""
 
 
 def get(name: str, **options: Any) -> Verifier:
@@ -29,4 +39,4 @@ def get(name: str, **options: Any) -> Verifier:
     return REGISTRY[name](**options)
 
 
-__all__ = ["REGISTRY", "DESCRIPTIONS", "Verdict", "Verifier", "batch", "get"]
+__all__ = ["REGISTRY", "DESCRIPTIONS", "STEP_METRICS", "Verdict", "Verifier", "batch", "get"]

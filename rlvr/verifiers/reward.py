@@ -45,6 +45,10 @@ class RewardFunction:
         for name in self.names:
             values = [d[name].reward for d in verdicts]
             metrics[f"reward/{name}"] = sum(values) / max(1, n)
+        from rlvr.verifiers import STEP_METRICS
+        for name in self.names:
+            if name in STEP_METRICS:
+                metrics.update(STEP_METRICS[name]([d[name] for d in verdicts]))
         errors = sum(1 for d in verdicts for v in d.values() if "error" in v.info)
         timeouts = sum(1 for d in verdicts for v in d.values() if v.info.get("error") == "timeout")
         metrics["reward/errors"] = float(errors)
