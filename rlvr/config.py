@@ -113,11 +113,21 @@ class IFEvalTaskConfig:
 
 
 @dataclass(frozen=True)
+class CodeTaskConfig:
+    tests_per_problem: int = 4
+    """stdin/stdout test cases per generated programming problem."""
+    templates: list[str] = field(default_factory=list)
+    """Problem templates to draw from (empty: all of `rlvr.data.code_task`'s)."""
+    show_example: bool = True
+    """Show one input/output example in the prompt."""
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train: str = "arithmetic"
     """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
     whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
-    checkable instructions) or a `.jsonl` / `.parquet` file."""
+    checkable instructions; `code`: small stdin/stdout programs) or a `.jsonl` / `.parquet` file."""
     eval: str = "arithmetic"
     """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
     train_limit: int = 0
@@ -140,6 +150,8 @@ class DataConfig:
     """Options of the procedural derivations task (long reference answers, for JEPO)."""
     ifeval: IFEvalTaskConfig = field(default_factory=IFEvalTaskConfig)
     """Options of the procedural instruction-following task (reward: the `ifeval` verifier)."""
+    code: CodeTaskConfig = field(default_factory=CodeTaskConfig)
+    """Options of the procedural programming task (reward: the `code` verifier)."""
 
 
 @dataclass(frozen=True)

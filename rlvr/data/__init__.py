@@ -17,11 +17,16 @@ from rlvr.types import Sample
 if TYPE_CHECKING:
     from rlvr.config import DataConfig
 
-PROCEDURAL = ("arithmetic", "derivations", "ifeval")
+PROCEDURAL = ("arithmetic", "derivations", "ifeval", "code")
 
 
 def _procedural(name: str, cfg: "DataConfig", seed: int, split: str):
     a = cfg.arithmetic
+    if name == "code":
+        from rlvr.data.code_task import CodeTask
+        c = cfg.code
+        return CodeTask(seed=seed, split=split, tests_per_problem=c.tests_per_problem, templates=tuple(c.templates),
+                        show_example=c.show_example, eval_fraction=a.eval_fraction)
     if name == "ifeval":
         from rlvr.data.ifeval_task import IFEvalTask
         f = cfg.ifeval

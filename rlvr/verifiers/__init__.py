@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from rlvr.verifiers.base import Verdict, Verifier, batch
+from rlvr.verifiers.code import CodeVerifier
 from rlvr.verifiers.format import FormatVerifier
 from rlvr.verifiers.ifeval import IFEvalVerifier, constraint_metrics
 from rlvr.verifiers.math import MathVerifier
@@ -17,6 +18,7 @@ REGISTRY: dict[str, Callable[..., Verifier]] = {
     "math": MathVerifier,
     "format": FormatVerifier,
     "ifeval": IFEvalVerifier,
+    "code": CodeVerifier,
 }
 
 DESCRIPTIONS = {
@@ -25,6 +27,8 @@ DESCRIPTIONS = {
     "format": "a well-formed final answer: one closed, non-empty \\boxed{} at the end",
     "ifeval": "instruction following (IFEval/IFBench ids and kwargs): all constraints met (0/1) or the "
               "fraction met",
+    "code": "runs the last ```python block against stdin/stdout or assert tests in a sandbox; reward = "
+            "fraction (or all) passed",
 }
 
 STEP_METRICS: dict[str, Callable[[list[Verdict]], dict[str, float]]] = {

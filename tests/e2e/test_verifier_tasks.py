@@ -21,3 +21,17 @@ def test_ifeval_task_with_the_ifeval_verifier(tmp_path, tiny_config_path):
     assert per_id, "per-constraint pass rates are logged"
     sample = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
     assert "instruction_id_list" in sample["answer"] and "satisfied" in sample["verifiers"]["ifeval"]
+
+
+def test_code_task_with_the_sandboxed_code_verifier(tmp_path, tiny_config_path):
+    out = tmp_path / "code"
+    assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=2", "--data.train=code",
+                 "--data.eval=code", "--reward.verifiers=[{name: code, options: {timeout_s: 1.0}}]",
+                 "--reward.timeout_s=20", "--rollout.max_new_tokens=16", "--eval.size=4",
+                 "--run.progress=false"]) == 0
+    rows = _rows(out)
+    assert all(r["reward/errors"] == 0 and r["reward/timeouts"] == 0 for r in rows)
+    sample = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
+    v = sample["verifiers"]["code"]
+    # the random model writes no valid program: reward 0 with the reason, and the run goes on
+    assert v["reward"] == 0 and "reason" in v and "tests" in sample["answer"]
