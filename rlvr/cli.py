@@ -85,7 +85,6 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from rlvr.config import load_config
-    from rlvr.configtools import parse_overrides
     from rlvr.data import eval_samples, prompt_ids
     from rlvr.eval import evaluate
     from rlvr.models import load_policy

@@ -72,34 +72,27 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
         prompts = [render(s) for s in samples]
         t = time.time()
         completions = engine.generate(prompts, G, sampling)
-        texts = [c.text for c in completions]
+        scored_completions = list(completions)  # the G samples of each prompt, then its greedy one
         refs = [s.answer for s in samples for _ in range(G)]
         metas = [s.meta for s in samples for _ in range(G)]
         if greedy:
-            greedy_completions = engine.generate(prompts, 1, dataclasses.replace(sampling, temperature=0.0))
-            texts += [c.text for c in greedy_completions]
+            scored_completions += engine.generate(prompts, 1, dataclasses.replace(sampling, temperature=0.0))
             refs += [s.answer for s in samples]
             metas += [s.meta for s in samples]
-            greedy_lengths = torch.tensor([len(c.token_ids) for c in greedy_completions])
-            n_tokens += int(greedy_lengths.sum())
-        n_tokens += sum(len(c.token_ids) for c in completions)
         t_gen += time.time() - t
+        all_scored_lengths = torch.tensor([len(c.token_ids) for c in scored_completions])
+        n_tokens += int(all_scored_lengths.sum())
         t = time.time()
-        scored = reward_fn(texts, refs, metas)
+        scored = reward_fn([c.text for c in scored_completions], refs, metas)
         t_reward += time.time() - t
         verifier_metrics.append(scored.metrics)
-        n = len(samples)
-        rewards = torch.tensor(scored.rewards[:n * G], dtype=torch.float32)
-        lengths = torch.tensor([len(c.token_ids) for c in completions])
+        total = torch.tensor(scored.rewards, dtype=torch.float32)
         if buffer:
-            rewards = rewards + overlong_penalty(lengths, max_len=sampling.max_new_tokens, buffer=buffer,
-                                                 penalty=r.overlong_penalty)
-        greedy_r = None
-        if greedy:
-            greedy_r = torch.tensor(scored.rewards[n * G:], dtype=torch.float32)
-            if buffer:
-                greedy_r = greedy_r + overlong_penalty(greedy_lengths, max_len=sampling.max_new_tokens,
-                                                       buffer=buffer, penalty=r.overlong_penalty)
+            total = total + overlong_penalty(all_scored_lengths, max_len=sampling.max_new_tokens, buffer=buffer,
+                                             penalty=r.overlong_penalty)
+        n = len(samples)
+        rewards, greedy_r = total[:n * G], (total[n * G:] if greedy else None)
+        lengths = all_scored_lengths[:n * G]
         rewards = rewards.view(n, G)
         all_rewards.append(rewards)
         all_correct += scored.correct[:n * G]

@@ -234,9 +234,9 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     select = completion_mask[:, 1:].bool()
     h = hidden[:, :-1][select]
     targets = input_ids[:, 1:][select]
+    mode = "" if not with_entropy else ("grad" if with_entropy == "grad" else "metric")
     pieces = []
     for start in range(0, h.shape[0], chunk_size):
-        mode = "" if not with_entropy else ("grad" if with_entropy == "grad" else "metric")
         args = (head, h[start:start + chunk_size], targets[start:start + chunk_size], temperature, mode)
         if torch.is_grad_enabled() and h.requires_grad:
             pieces.append(checkpoint(_chunk_logprobs, *args, use_reentrant=False))

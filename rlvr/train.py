@@ -35,6 +35,7 @@ from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint
                              rng_state, save_checkpoint, set_rng_state)
 from rlvr.collect import Collected, collect
 from rlvr.config import Config, config_to_yaml, save_config
+from rlvr.critic import ValueModel, score_values
 from rlvr.data import PromptStream, eval_samples, prompt_ids
 from rlvr.eval import evaluate
 from rlvr.models import load_policy
@@ -130,7 +131,6 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)
     critic = critic_opt = None
     if a.advantage in TOKEN_ADVANTAGES:  # PPO: a value model initialised from the policy
-        from rlvr.critic import ValueModel
         critic = ValueModel(model).train()
         critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic.lr, betas=tuple(cfg.optim.betas))
     jepo = a.advantage == "jepo"
@@ -223,7 +223,6 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                     kl = KL[a.kl](old_logp, ref_logp) * mask
                     metrics["kl"] = float(kl.sum() / mask.sum().clamp(min=1))
                 if critic is not None:
-                    from rlvr.critic import score_values
                     values = score_values(critic, batch, micro_batch_size=mb, precision=cfg.model.autocast)
                     advantages, returns = token_advantages(cfg, rewards, mask, values, kl)
                 else:

@@ -12,6 +12,7 @@ and every denominator is the mini-batch's, so accumulation over micro-batches is
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections import defaultdict
 from functools import partial
@@ -25,7 +26,8 @@ from rlvr.algos.filters import GROUP_FILTERS, adaptive_keep, filtered_advantages
 from rlvr.algos.gae import TOKEN_ADVANTAGES, VALUE_LOSSES, kl_return_to_go, outcome_token_rewards, whiten
 from rlvr.algos.reduce import token_mean
 from rlvr.answer_likelihood import answer_loglik
-from rlvr.batching import RolloutBatch, completion_logprobs
+from rlvr.batching import RolloutBatch, completion_logprobs, score
+from rlvr.critic import completion_values
 from rlvr.config import Config, mini_batch_size
 
 
@@ -75,7 +77,7 @@ def token_advantages(cfg: Config, rewards: Tensor, mask: Tensor, values: Tensor,
         token_rewards = token_rewards - cfg.algo.kl_coef * kl * mask
     adv, returns = TOKEN_ADVANTAGES[cfg.algo.advantage](token_rewards, values, mask, **cfg.algo.advantage_args)
     if cfg.critic.whiten_advantages:
-        adv = whiten(adv, mask) * mask
+        adv = whiten(adv, mask)  # padding stays 0
     return adv, returns
 
 
@@ -102,11 +104,9 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: Tensor, *, 
     # current ones, detached (ratio 1) — no extra forward pass needed.
     on_policy = a.epochs == 1 and mini == N
     if old_logp is None and not on_policy:
-        from rlvr.batching import score
         old_logp = score(model, batch, micro_batch_size=o.micro_batch_size, **opts)
     kl_in_loss = a.kl_coef > 0 and not a.kl_in_reward
     if kl_in_loss and ref_logp is None:
-        from rlvr.batching import score
         ref_logp = score(ref_model, batch, micro_batch_size=o.micro_batch_size, **opts)
     # Rows with zero advantage contribute exactly nothing when every term is linear in it.
     skip_zero = (getattr(LOSSES[a.loss], "linear_in_advantage", False) and not kl_in_loss
@@ -174,8 +174,6 @@ def critic_update(critic, batch: RolloutBatch, returns: Tensor, old_values: Tens
                   optimizer, step: int) -> dict[str, float]:
     """The value model's steps on one rollout batch: the same epochs and mini-batches as the
     policy, clipped value loss (PPO, arXiv 1707.06347 §5), token-mean over the mini-batch."""
-    from rlvr.critic import completion_values
-
     a, o = cfg.algo, cfg.optim
     N, mask = len(batch), batch.mask
     mini = min(mini_batch_size(cfg), N)
@@ -211,7 +209,6 @@ def _weighted(values: Tensor, mask: Tensor, *, reduce, weights: Tensor) -> Tenso
 
 
 def _takes(fn, name: str) -> bool:
-    import inspect
     return name in inspect.signature(fn).parameters
 
 

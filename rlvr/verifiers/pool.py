@@ -8,6 +8,7 @@ the run. Results come back in the order the tasks were given.
 """
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing as mp
 import time
@@ -22,12 +23,22 @@ Spec = tuple[str, dict]  # (verifier name, options)
 Task = tuple[int, str, Any, dict]  # (verifier index, completion, reference, meta)
 
 
+MAX_INFO_CHARS = 2000  # per info value, as JSON; a verifier's explanation, not a payload
+
+
 def _safe_info(info: Any) -> dict:
+    """Info values that are plain JSON (nested dicts and lists of scalars included) cross the
+    process boundary as they are, so they can be logged and read back; anything else, or
+    anything too long, becomes a truncated repr."""
     if not isinstance(info, dict):
         return {"info": repr(info)[:500]}
     out = {}
     for k, v in info.items():
-        out[str(k)] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)[:500]
+        try:
+            plain = len(json.dumps(v, allow_nan=True)) <= MAX_INFO_CHARS
+        except (TypeError, ValueError):
+            plain = False
+        out[str(k)] = v if plain else repr(v)[:500]
     return out
 
 

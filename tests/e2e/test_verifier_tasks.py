@@ -21,6 +21,8 @@ def test_ifeval_task_with_the_ifeval_verifier(tmp_path, tiny_config_path):
     assert per_id, "per-constraint pass rates are logged"
     sample = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
     assert "instruction_id_list" in sample["answer"] and "satisfied" in sample["verifiers"]["ifeval"]
+    # the per-instruction results cross the worker pool as a dict, not as its repr
+    assert isinstance(sample["verifiers"]["ifeval"]["constraints"], dict)
 
 
 def test_code_task_with_the_sandboxed_code_verifier(tmp_path, tiny_config_path):

@@ -148,3 +148,12 @@ def test_pool_survives_a_worker_that_died_while_idle():
         pool._workers[0].proc.join()
         verdicts = pool.run([(0, "\\boxed{2}", "2", {}), (0, "\\boxed{3}", "4", {})])
         assert [v.reward for v in verdicts] == [1.0, 0.0] and pool.crashes == 1
+
+
+def test_pool_info_keeps_plain_json_and_reprs_the_rest():
+    from rlvr.verifiers.pool import MAX_INFO_CHARS, _safe_info
+    info = _safe_info({"answers": ["41", "42"], "nested": {"a": [1, 2.5, None]}, "obj": object(),
+                       "big": "x" * (MAX_INFO_CHARS + 10)})
+    assert info["answers"] == ["41", "42"] and info["nested"] == {"a": [1, 2.5, None]}
+    assert isinstance(info["obj"], str) and info["obj"].startswith("<object")
+    assert isinstance(info["big"], str) and len(info["big"]) == 500  # a truncated repr

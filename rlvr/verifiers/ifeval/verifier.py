@@ -95,19 +95,14 @@ class IFEvalVerifier:
         satisfied, total = sum(results.values()), len(results)
         reward = satisfied / total if self.mode == "fraction" else float(satisfied == total)
         info: dict[str, Any] = {"constraints": results, "satisfied": satisfied, "total": total}
-        # Flat copies: the verifier pool keeps only scalar info values (a dict becomes its repr).
-        info.update({METRIC_PREFIX + k: v for k, v in results.items()})
         if empty:
             info["reason"] = "empty_response"
         return Verdict(reward, info)
 
 
 def _per_constraint(info: dict) -> dict[str, bool]:
-    if isinstance(info.get("constraints"), dict):
-        items = info["constraints"].items()
-    else:
-        items = ((k[len(METRIC_PREFIX):], v) for k, v in info.items() if k.startswith(METRIC_PREFIX))
-    return {k: bool(v) for k, v in items if isinstance(v, bool)}
+    found = info.get("constraints")
+    return {k: v for k, v in found.items() if isinstance(v, bool)} if isinstance(found, dict) else {}
 
 
 def constraint_metrics(verdicts: Iterable[Verdict]) -> dict[str, float]:

@@ -1,0 +1,125 @@
+"""Cross-field checks of a `Config` and the registry names it refers to.
+
+Run by `Config.__post_init__`, so no config object exists that fails them. Every error is a
+`ConfigError` that names the key and what is allowed.
+"""
+from __future__ import annotations
+
+from rlvr.algos.advantages import ADVANTAGES
+from rlvr.algos.correction import CORRECTIONS
+from rlvr.algos.filters import GROUP_FILTERS
+from rlvr.algos.gae import TOKEN_ADVANTAGES
+from rlvr.algos.kl import KL
+from rlvr.algos.losses import LOSSES
+from rlvr.algos.reduce import REDUCE
+from rlvr.config import Config, mini_batch_size
+from rlvr.configtools import ConfigError, check_kwargs
+from rlvr.verifiers import REGISTRY
+from rlvr.verifiers.ifeval import CONSTRAINTS
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks and registry names (each error names its key)."""
+    a = cfg.algo
+    advantages = {**ADVANTAGES, **TOKEN_ADVANTAGES}
+    filters = {"none": None, **GROUP_FILTERS}
+    for key, name, registry, args, reserved in (
+            ("algo.advantage", a.advantage, advantages, a.advantage_args, ("greedy_rewards",)),
+            ("algo.loss", a.loss, LOSSES, a.loss_args, ("reduce",)),
+            ("algo.reduce", a.reduce, REDUCE, a.reduce_args, ("total_tokens", "total_seqs", "batch_lengths")),
+            ("algo.kl", a.kl, KL, None, ()),
+            ("algo.correction", a.correction, CORRECTIONS, a.correction_args, ()),
+            ("algo.filter", a.filter, filters, None, ())):
+        if name not in registry:
+            raise ConfigError(f"bad value {name!r} for '{key}'; allowed values: {', '.join(sorted(registry))}")
+        if args is not None:
+            check_kwargs(registry[name], args, key + "_args", reserved=reserved)
+    G = cfg.rollout.group_size
+    if a.filter != "none":
+        keeps = [a.filter_keep, *a.filter_adaptive_keep]
+        if not all(1 <= k < G for k in keeps):
+            raise ConfigError(f"'algo.filter_keep' and 'algo.filter_adaptive_keep' must be between 1 and "
+                              f"rollout.group_size − 1 ({G - 1}) when 'algo.filter' is set; got {keeps}")
+        if a.filter_adaptive_keep and len(a.filter_adaptive_keep) != 4:
+            raise ConfigError("'algo.filter_adaptive_keep' needs four values (one per reward quartile)")
+    if a.filter != "none" and (a.advantage in TOKEN_ADVANTAGES or a.advantage == "jepo"
+                               or getattr(advantages[a.advantage], "needs_greedy_rewards", False)):
+        raise ConfigError(f"'algo.filter' ({a.filter}) needs an advantage computed from a group's rewards "
+                          f"alone; '{a.advantage}' is not (allowed with a filter: "
+                          f"{', '.join(n for n in sorted(ADVANTAGES) if n not in ('jepo', 'remax'))})")
+    if a.advantage == "jepo" and cfg.rollout.dynamic_sampling:
+        raise ConfigError("'rollout.dynamic_sampling' filters groups by verifier rewards, which JEPO "
+                          "('algo.advantage: jepo') does not train on; turn one of them off")
+    if a.pg_coef == 0 and a.entropy_coef == 0 and a.kl_coef == 0:
+        raise ConfigError("'algo.pg_coef' is 0 and there is no entropy or KL term: nothing to train")
+    if a.kl_in_reward and a.kl_coef == 0:
+        raise ConfigError("'algo.kl_in_reward' needs 'algo.kl_coef' > 0")
+    if a.mini_batch_size and a.mini_batches:
+        raise ConfigError("set either 'algo.mini_batch_size' or 'algo.mini_batches', not both")
+    if cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens) >= cfg.rollout.max_new_tokens:
+        raise ConfigError(f"'reward.overlong_buffer' ({cfg.reward.overlong_tokens(cfg.rollout.max_new_tokens)} "
+                          f"tokens) must be below 'rollout.max_new_tokens' ({cfg.rollout.max_new_tokens})")
+    if cfg.rollout.oversample < 1:
+        raise ConfigError(f"bad value {cfg.rollout.oversample!r} for 'rollout.oversample'; must be at least 1")
+    if not 0 <= cfg.reward.overlong_buffer_frac < 1:
+        raise ConfigError("'reward.overlong_buffer_frac' must be in [0, 1)")
+    f = cfg.data.ifeval
+    if not 1 <= f.min_constraints <= f.max_constraints:
+        raise ConfigError("'data.ifeval' needs 1 ≤ min_constraints ≤ max_constraints")
+    unknown = [c for c in f.constraint_ids if c not in CONSTRAINTS]
+    if unknown:
+        raise ConfigError(f"unknown ids in 'data.ifeval.constraint_ids': {', '.join(unknown)}; "
+                          f"allowed values: {', '.join(sorted(CONSTRAINTS))}")
+    d = cfg.data.derivations
+    if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
+        raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")
+    for i, spec in enumerate(cfg.reward.verifiers):
+        if spec.name not in REGISTRY:
+            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; "
+                              f"allowed values: {', '.join(sorted(REGISTRY))}")
+        check_kwargs(REGISTRY[spec.name], spec.options, f"reward.verifiers[{i}].options")
+    if not cfg.reward.verifiers:
+        raise ConfigError("'reward.verifiers' must name at least one verifier")
+    names = [v.name for v in cfg.reward.verifiers]
+    if cfg.reward.accuracy_from and cfg.reward.accuracy_from not in names:
+        raise ConfigError(f"bad value {cfg.reward.accuracy_from!r} for 'reward.accuracy_from'; "
+                          f"allowed values: {', '.join(names)}")
+    positive = {"run.steps": cfg.run.steps, "rollout.group_size": cfg.rollout.group_size,
+                "rollout.prompts_per_step": cfg.rollout.prompts_per_step,
+                "rollout.max_new_tokens": cfg.rollout.max_new_tokens,
+                "rollout.batch_size": cfg.rollout.batch_size, "algo.epochs": cfg.algo.epochs,
+                "rollout.max_gen_rounds": cfg.rollout.max_gen_rounds,
+                "optim.micro_batch_size": cfg.optim.micro_batch_size,
+                "reward.workers": cfg.reward.workers, "model.logprob_chunk": cfg.model.logprob_chunk}
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 1")
+    nonneg = {"run.save_every": cfg.run.save_every, "run.keep_checkpoints": cfg.run.keep_checkpoints,
+              "eval.size": cfg.eval.size, "eval.every": cfg.eval.every,
+              "optim.warmup_steps": cfg.optim.warmup_steps, "optim.grad_clip": cfg.optim.grad_clip,
+              "rollout.temperature": cfg.rollout.temperature, "rollout.top_k": cfg.rollout.top_k,
+              "algo.kl_coef": cfg.algo.kl_coef, "reward.timeout_s": cfg.reward.timeout_s,
+              "algo.mini_batch_size": cfg.algo.mini_batch_size, "model.lora.rank": cfg.model.lora.rank,
+              "algo.mini_batches": cfg.algo.mini_batches, "algo.entropy_coef": cfg.algo.entropy_coef,
+              "algo.pg_coef": cfg.algo.pg_coef, "data.train_limit": cfg.data.train_limit,
+              "reward.overlong_buffer": cfg.reward.overlong_buffer, "critic.lr": cfg.critic.lr,
+              "critic.value_clip": cfg.critic.value_clip, "jepo.beta_sup": cfg.jepo.beta_sup}
+    for key, value in nonneg.items():
+        if value < 0:
+            raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 0")
+    if not 0 < cfg.rollout.top_p <= 1:
+        raise ConfigError(f"bad value {cfg.rollout.top_p!r} for 'rollout.top_p'; must be in (0, 1]")
+    if len(cfg.optim.betas) != 2:
+        raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; expected two numbers")
+    batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    if cfg.algo.mini_batches and batch % cfg.algo.mini_batches:
+        raise ConfigError(f"'algo.mini_batches' ({cfg.algo.mini_batches}) must divide the rollout batch "
+                          f"(prompts_per_step × group_size = {batch})")
+    mini = mini_batch_size(cfg)
+    if batch % mini:
+        raise ConfigError(f"'algo.mini_batch_size' ({mini}) must divide the rollout batch "
+                          f"(prompts_per_step × group_size = {batch})")
+    if not 0 < cfg.data.arithmetic.eval_fraction < 1:
+        raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
+    if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
+        raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
