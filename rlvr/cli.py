@@ -33,11 +33,12 @@ def _options_help() -> str:
 TRAIN_HELP = """\
 Train a policy with RL from verifiable rewards.
 
-  rlvr train CONFIG [--algo=NAME] [--out DIR] [--section.key=value ...]
+  rlvr train CONFIG [--algo=NAME] [--reward=NAME] [--out DIR] [--section.key=value ...]
   rlvr train --resume DIR [--section.key=value ...]
 
 CONFIG is a YAML preset (e.g. configs/quickstart.yaml) that overrides the defaults below;
 --algo=NAME layers the algorithm preset configs/algos/NAME.yaml over it (`rlvr algos` lists
+them), --reward=NAME the reward preset configs/rewards/NAME.yaml (`rlvr verifiers` lists
 them); --section.key=value overrides come last (values are read as YAML: 8, 1e-5, true, [a, b]).
 --resume continues DIR from its newest complete checkpoint with the config saved there;
 the resumed run ends with exactly the weights an uninterrupted run would have.
@@ -52,8 +53,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.resume:
         if args.config:
             raise SystemExit("give either CONFIG or --resume DIR, not both")
-        if args.algo:
-            raise SystemExit("--algo cannot change a run being resumed (its config.yaml already has it)")
+        if args.algo or args.reward:
+            raise SystemExit("--algo/--reward cannot change a run being resumed (its config.yaml already has it)")
         saved = Path(args.resume) / "config.yaml"
         if not saved.is_file():
             raise SystemExit(f"{args.resume} is not a run folder (no config.yaml)")
@@ -66,7 +67,7 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         over = parse_overrides(overrides)
         if args.out:
             over.setdefault("run", {})["out"] = args.out
-        cfg = load_config(args.config, over, algo=args.algo)
+        cfg = load_config(args.config, over, algo=args.algo, reward=args.reward)
     _quiet_transformers()
     summary = train(cfg, resume=bool(args.resume))
     before, after = summary["eval_before"], summary["eval_after"]
@@ -85,11 +86,11 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from rlvr.config import load_config
-    from rlvr.data import eval_samples, prompt_ids
+    from rlvr.data import eval_samples, prompt_context, prompt_ids
     from rlvr.eval import evaluate
     from rlvr.models import load_policy
     from rlvr.rollout.hf import HFEngine
-    from rlvr.verifiers.reward import RewardFunction
+    from rlvr.verifiers.reward import build_reward_function
 
     config = args.config
     if config is None:  # a checkpoint inside a run folder: use that run's prompt format
@@ -109,13 +110,12 @@ def _eval(args: argparse.Namespace) -> int:
     samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
     if not samples:
         raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
-    reward = RewardFunction([(v.name, v.weight, v.options) for v in cfg.reward.verifiers],
-                            accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
-                            timeout_s=cfg.reward.timeout_s)
+    reward = build_reward_function(cfg)
     try:
         res = evaluate(engine, samples, lambda s: prompt_ids(tokenizer, s, cfg.data), reward,
                        max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens,
-                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=True)
+                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=True,
+                       context=lambda s: prompt_context(s, cfg.data))
     finally:
         reward.close()
     print(f"model: {args.model}\nproblems: {res.problems}")
@@ -130,7 +130,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace, overrides: list[str]) -> int:
     from rlvr.config import config_to_yaml, load_config
 
-    print(config_to_yaml(load_config(args.config, overrides, algo=args.algo)), end="")
+    print(config_to_yaml(load_config(args.config, overrides, algo=args.algo, reward=args.reward)), end="")
     return 0
 
 
@@ -148,8 +148,55 @@ def _algos() -> int:
 def _verifiers() -> int:
     from rlvr.verifiers import DESCRIPTIONS, REGISTRY
 
+    from rlvr.config import preset_summary, presets
+
     for name in sorted(REGISTRY):
         print(f"{name:12s} {DESCRIPTIONS.get(name, '')}")
+    print("\nreward presets (rlvr train CONFIG --reward=NAME):")
+    for name, path in presets("rewards").items():
+        print(f"  {name:14s} {preset_summary(path)}")
+    print("\noptions, gates and weights: docs/verifiers/README.md")
+    return 0
+
+
+def _audit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.audit_command != "verifier":
+        parser.parse_args(["audit", "--help"])  # prints the audit help and exits
+    from rlvr.eval.audit import audit_file
+
+    report, out_dir, _ = audit_file(args.file, args.verifiers, options=args.options or [], out=args.out,
+                                    workers=args.workers, timeout_s=args.timeout_s, accept=args.accept,
+                                    show=args.show, progress=True)
+    print(report, end="")
+    print(f"\nwrote {out_dir / 'report.md'} and {out_dir / 'verdicts.jsonl'}", file=sys.stderr)
+    return 0
+
+
+LABEL_HELP = """\
+Vote frozen pseudo-labels for label-free training (SRT's offline labels, arXiv 2505.21444).
+
+  rlvr label CONFIG --out FILE [--checkpoint DIR] [--samples N] [--limit M] [--section.key=value ...]
+
+Samples N completions for each of the first M training prompts of CONFIG with its policy (or
+a checkpoint), takes the majority answer as each prompt's label and writes one JSONL row per
+prompt; prints the label accuracy where the data has references. Train on the labels with
+--reward.verifiers=[{name: majority, options: {labels: FILE}}] (docs/verifiers/majority.md).
+"""
+
+
+def _label(args: argparse.Namespace, overrides: list[str]) -> int:
+    from rlvr.config import load_config
+    from rlvr.eval.pseudo_labels import make_labels
+
+    cfg = load_config(args.config, overrides)
+    _quiet_transformers()
+    s = make_labels(cfg, out=args.out, checkpoint=args.checkpoint or "", samples=args.samples,
+                    limit=args.limit, seed=args.seed, progress=True)
+    print(f"prompts: {s.prompts}, labelled: {s.labelled} (the rest had no parsable answer)")
+    print(f"mean majority share: {s.mean_majority_ratio:.1%}")
+    if s.label_accuracy is not None:
+        print(f"label accuracy (label = reference): {s.label_accuracy:.1%}")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -163,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder (default runs/<run.name>)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint")
     t.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG (see `rlvr algos`)")
+    t.add_argument("--reward", metavar="NAME",
+                   help="layer configs/rewards/NAME.yaml over CONFIG (see `rlvr verifiers`)")
 
     e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
                        description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
@@ -188,8 +237,38 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("config", nargs="?", help="YAML preset (default: only the defaults)")
     c.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG")
+    c.add_argument("--reward", metavar="NAME", help="layer configs/rewards/NAME.yaml over CONFIG")
     sub.add_parser("verifiers", help="list the verifiers")
     sub.add_parser("algos", help="list the algorithm presets (for --algo=NAME)")
+
+    a = sub.add_parser("audit", help="audit verifiers: where they disagree, precision and recall on labels")
+    audit_sub = a.add_subparsers(dest="audit_command", metavar="WHAT")
+    av = audit_sub.add_parser(
+        "verifier", help="run several verifiers over (completion, reference) rows and compare them",
+        description="Run every verifier over every row of a JSONL file ({\"completion\", \"reference\", "
+        "optional \"prompt\", \"label\" (true: the answer is correct), \"meta\"}) and report acceptance "
+        "rates, pairwise agreement, disagreement examples and, with labels, precision and recall. "
+        "Writes report.md and verdicts.jsonl; see docs/verifiers/audit.md.")
+    av.add_argument("file", help="JSONL file of rows")
+    av.add_argument("--verifiers", default="strict,math", help="comma-separated verifier names (default strict,math)")
+    av.add_argument("--options", action="append", metavar="NAME={key: value, ...}",
+                    help="options of one verifier as a YAML mapping; repeat for several")
+    av.add_argument("--out", help="folder for report.md and verdicts.jsonl (default runs/audit-<timestamp>)")
+    av.add_argument("--workers", type=int, default=2, help="verifier worker processes")
+    av.add_argument("--timeout-s", type=float, default=5.0, help="hard time limit per verifier call, seconds")
+    av.add_argument("--accept", type=float, default=0.5, help="a reward at least this counts as accepting")
+    av.add_argument("--show", type=int, default=3, help="example rows per disagreement (0: none)")
+
+    lb = sub.add_parser("label", help="vote frozen pseudo-labels for the majority verifier",
+                        description=LABEL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lb.add_argument("config", help="YAML preset whose policy, prompts and sampling to use")
+    lb.add_argument("--out", required=True, help="JSONL file of labels to write")
+    lb.add_argument("--checkpoint", metavar="DIR", help="vote with this checkpoint (or a run folder's newest) "
+                    "instead of the config's model.path")
+    lb.add_argument("--samples", type=int, default=0, help="completions per prompt (default rollout.group_size)")
+    lb.add_argument("--limit", type=int, default=0, help="training prompts to draw (default run.steps × "
+                    "rollout.prompts_per_step: those a run would see); repeated prompts are voted once")
+    lb.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     return parser
 
 
@@ -203,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     bad = [x for x in extra if not (x.startswith("--") and "=" in x)]
-    if args.command in ("train", "config"):
+    if args.command in ("train", "config", "label"):
         if bad:
             parser.error(f"unrecognised arguments: {' '.join(bad)} (config overrides look like --section.key=value)")
     elif extra:
@@ -219,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             return _verifiers()
         if args.command == "algos":
             return _algos()
+        if args.command == "audit":
+            return _audit(args, parser)
+        if args.command == "label":
+            return _label(args, extra)
     except (ConfigError, DataError, ModelNotFound, RunExists) as e:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2

@@ -20,8 +20,10 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from rlvr.data import prompt_context
 from rlvr.rollout.base import SamplingParams
 from rlvr.types import Completion, Sample
+from rlvr.verifiers.reward import verifier_meta
 
 
 @dataclass
@@ -74,16 +76,19 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
         completions = engine.generate(prompts, G, sampling)
         scored_completions = list(completions)  # the G samples of each prompt, then its greedy one
         refs = [s.answer for s in samples for _ in range(G)]
-        metas = [s.meta for s in samples for _ in range(G)]
+        row_metas = [verifier_meta(s.prompt, s.meta, prompt_context(s, cfg.data)) for s in samples]
+        metas = [m for m in row_metas for _ in range(G)]
+        groups = [G] * len(samples)
         if greedy:
             scored_completions += engine.generate(prompts, 1, dataclasses.replace(sampling, temperature=0.0))
             refs += [s.answer for s in samples]
-            metas += [s.meta for s in samples]
+            metas += row_metas
+            groups += [1] * len(samples)
         t_gen += time.time() - t
         all_scored_lengths = torch.tensor([len(c.token_ids) for c in scored_completions])
         n_tokens += int(all_scored_lengths.sum())
         t = time.time()
-        scored = reward_fn([c.text for c in scored_completions], refs, metas)
+        scored = reward_fn([c.text for c in scored_completions], refs, metas, groups=groups)
         t_reward += time.time() - t
         verifier_metrics.append(scored.metrics)
         total = torch.tensor(scored.rewards, dtype=torch.float32)
@@ -133,7 +138,11 @@ def collect(stream, engine, reward_fn, render: Callable[[Sample], list[int]], cf
 
 
 def _mean_of(metrics: list[dict[str, float]]) -> dict[str, float]:
-    """Per-round verifier metrics: counts (errors, timeouts) add up, means average."""
-    keys = metrics[0].keys()
-    return {k: (sum(m[k] for m in metrics) if k in ("reward/errors", "reward/timeouts")
-                else sum(m[k] for m in metrics) / len(metrics)) for k in keys}
+    """Per-round verifier metrics: counts (errors, timeouts) add up, means average over the
+    rounds that report them (a per-constraint rate exists only where that constraint was drawn)."""
+    keys = list(dict.fromkeys(k for m in metrics for k in m))
+    out = {}
+    for k in keys:
+        values = [m[k] for m in metrics if k in m]
+        out[k] = sum(values) if k in ("reward/errors", "reward/timeouts") else sum(values) / len(values)
+    return out

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 import yaml
 
-from rlvr.configtools import (ConfigError, build, deep_merge, describe,
-                              parse_overrides, read_yaml, to_plain)
+from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, deep_merge,  # noqa: F401
+                              describe, parse_overrides, preset_path, preset_summary, presets, read_yaml,
+                              to_plain)
 
 __all__ = ["Config", "ConfigError", "load_config", "save_config", "describe", "replace"]
 
@@ -123,11 +124,24 @@ class CodeTaskConfig:
 
 
 @dataclass(frozen=True)
+class MultipartConfig:
+    min_parts: int = 2
+    """Fewest sub-questions in a generated multi-part prompt (operands and ops: `data.arithmetic`)."""
+    max_parts: int = 3
+    """Most sub-questions in a generated multi-part prompt (at most 26: parts are (a)…(z))."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_parts <= self.max_parts <= 26:
+            raise ConfigError("'data.multipart' needs 1 ≤ min_parts ≤ max_parts ≤ 26")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train: str = "arithmetic"
     """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
     whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
-    checkable instructions; `code`: small stdin/stdout programs) or a `.jsonl` / `.parquet` file."""
+    checkable instructions; `code`: small stdin/stdout programs; `multipart`: several arithmetic
+    sub-questions in one prompt) or a `.jsonl` / `.parquet` file."""
     eval: str = "arithmetic"
     """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
     train_limit: int = 0
@@ -152,6 +166,9 @@ class DataConfig:
     """Options of the procedural instruction-following task (reward: the `ifeval` verifier)."""
     code: CodeTaskConfig = field(default_factory=CodeTaskConfig)
     """Options of the procedural programming task (reward: the `code` verifier)."""
+    multipart: MultipartConfig = field(default_factory=MultipartConfig)
+    """Options of the procedural multi-part task (`multipart`: 2–3 arithmetic sub-questions, the
+    list of answers as reference; reward: the `partial` verifier)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +210,13 @@ class VerifierSpec:
     weight: float = 1.0
     """Weight of this verifier's reward in the total."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Keyword options of the verifier, e.g. `answer_pattern` for `math`."""
+    """Keyword options of the verifier, e.g. `answer_pattern` for `math`. The value `policy`
+    of an option `model` (model-based verifiers) means the run's starting model, `model.path`."""
+    gate: str = ""
+    """Name of another verifier of the list that gates this one: this component counts only
+    when the gate's reward reaches `gate_threshold` (e.g. correctness only with a right format)."""
+    gate_threshold: float = 1.0
+    """The gate's reward from which this component counts."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +320,42 @@ class JepoConfig:
 
 
 @dataclass(frozen=True)
+class VerificationShot:
+    question: str
+    """The question of a worked verification example."""
+    solution: str
+    """The solution the example rates."""
+    completion: str
+    """The example's verification: a short check that ends with the rating in a box."""
+
+
+@dataclass(frozen=True)
+class SelfVerifyConfig:
+    enabled: bool = False
+    """RISE online self-verification (arXiv 2505.13445): every step the policy also rates some
+    of its own solutions and is rewarded for agreeing with the outcome verifier; the
+    verification groups train in the same update as the generation groups."""
+    solutions: int = 2
+    """Solutions verified per step, spread over the step's groups and balanced between correct
+    and incorrect ones; each adds a group of `rollout.group_size` verifications to the batch."""
+    targets: Literal["rise", "binary"] = "rise"
+    """The score a verification must write: `rise` — 1 correct, −0.5 wrong, −1 no final answer
+    (the paper's outcome scale); `binary` — 1 correct, 0 otherwise."""
+    reward: Literal["match", "rise"] = "match"
+    """Reward of a verification: `match` — 1 for the target score, else 0; `rise` — the
+    paper's: 1, −0.5 for another score, −1 for none."""
+    template: str = ""
+    """Verification prompt with the fields `{question}` and `{solution}` (other braces stay as
+    written); empty: the built-in prompt for `targets`."""
+    answer_pattern: str = ""
+    """Regex whose last match (group 1 if any) is a verification's score; empty: the last
+    `\\boxed{}` (the tiny model writes no box, so its tests use a digit pattern)."""
+    few_shot: list[VerificationShot] = field(default_factory=list)
+    """Worked verifications shown before the verification prompt, through the same template
+    (the data's own `few_shot` examples show solving, not rating, and are not shown)."""
+
+
+@dataclass(frozen=True)
 class OptimConfig:
     lr: float = 1e-6
     """Peak learning rate of AdamW."""
@@ -350,57 +409,41 @@ class Config:
     """Value model (only with `algo.advantage: gae`)."""
     jepo: JepoConfig = field(default_factory=JepoConfig)
     """JEPO's answer-likelihood reward (only with `algo.advantage: jepo`)."""
+    self_verify: SelfVerifyConfig = field(default_factory=SelfVerifyConfig)
+    """RISE's online self-verification task (off by default)."""
 
     def __post_init__(self) -> None:
         from rlvr.config_checks import validate  # needs the registries, which need this module
         validate(self)
 
 
+def rollout_batch_size(cfg: Config) -> int:
+    """Sequences of a full rollout batch: prompts_per_step × group_size, plus one group per
+    self-verified solution."""
+    groups = cfg.rollout.prompts_per_step + (cfg.self_verify.solutions if cfg.self_verify.enabled else 0)
+    return groups * cfg.rollout.group_size
+
+
 def mini_batch_size(cfg: Config) -> int:
     """Sequences per optimizer step, from `algo.mini_batch_size` or `algo.mini_batches`."""
-    batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    batch = rollout_batch_size(cfg)
     if cfg.algo.mini_batches:
         return batch // cfg.algo.mini_batches
     return cfg.algo.mini_batch_size or batch
 
 
-def algo_presets() -> dict[str, Path]:
-    """Algorithm presets by name: `configs/algos/<name>.yaml` of the working directory, then
-    of the source tree this package lives in (the working directory wins on a clash)."""
-    found: dict[str, Path] = {}
-    for root in (Path(__file__).resolve().parents[1] / "configs" / "algos", Path.cwd() / "configs" / "algos"):
-        if root.is_dir():
-            found.update({p.stem: p for p in sorted(root.glob("*.yaml"))})
-    return dict(sorted(found.items()))
-
-
-def preset_summary(path: Path) -> str:
-    """The first comment line of a preset: its one-line description."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-    return ""
-
-
-def algo_preset_path(name: str) -> Path:
-    """The YAML file of `--algo=NAME` (a preset name, or a path to a YAML file)."""
-    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
-        return Path(name)
-    presets = algo_presets()
-    if name not in presets:
-        raise ConfigError(f"bad value {name!r} for '--algo'; allowed values: {', '.join(presets) or 'none found'}")
-    return presets[name]
-
-
 def load_config(path: str | None = None, overrides: list[str] | dict | None = None, *,
-                algo: str | None = None) -> Config:
+                algo: str | None = None, reward: str | None = None) -> Config:
     """Defaults, then the YAML file at `path`, then the algorithm preset `algo` (`--algo=NAME`:
-    `configs/algos/NAME.yaml`), then overrides (`--a.b=v` strings or a dict)."""
+    `configs/algos/NAME.yaml`) and the reward preset `reward` (`--reward=NAME`:
+    `configs/rewards/NAME.yaml`), then overrides (`--a.b=v` strings or a dict)."""
     data = _defaults()
     if path:
         data = deep_merge(data, read_yaml(path))
     if algo:
         data = deep_merge(data, read_yaml(str(algo_preset_path(algo))))
+    if reward:
+        data = deep_merge(data, read_yaml(str(preset_path(reward, "rewards"))))
     if overrides:
         over = overrides if isinstance(overrides, dict) else parse_overrides(list(overrides))
         data = deep_merge(data, over)

@@ -5,6 +5,8 @@ Run by `Config.__post_init__`, so no config object exists that fails them. Every
 """
 from __future__ import annotations
 
+import re
+
 from rlvr.algos.advantages import ADVANTAGES
 from rlvr.algos.correction import CORRECTIONS
 from rlvr.algos.filters import GROUP_FILTERS
@@ -12,9 +14,10 @@ from rlvr.algos.gae import TOKEN_ADVANTAGES
 from rlvr.algos.kl import KL
 from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
-from rlvr.config import Config, mini_batch_size
+from rlvr.config import Config, mini_batch_size, rollout_batch_size
 from rlvr.configtools import ConfigError, check_kwargs
-from rlvr.verifiers import REGISTRY
+from rlvr.verifiers import REGISTRY, verifier_class
+from rlvr.verifiers.reward import resolved_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
 
 
@@ -74,13 +77,26 @@ def validate(cfg: Config) -> None:
     if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
         raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")
     for i, spec in enumerate(cfg.reward.verifiers):
-        if spec.name not in REGISTRY:
-            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; "
-                              f"allowed values: {', '.join(sorted(REGISTRY))}")
-        check_kwargs(REGISTRY[spec.name], spec.options, f"reward.verifiers[{i}].options")
+        try:
+            cls = verifier_class(spec.name)
+        except ValueError:
+            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; allowed values: "
+                              f"{', '.join(sorted(REGISTRY))}, or an importable 'package.module:ClassName'") from None
+        check_kwargs(cls, spec.options, f"reward.verifiers[{i}].options")
+        try:  # constructors check option values without loading anything heavy (models load in `prepare`)
+            cls(**resolved_options(spec.name, spec.options, cfg.model.path))
+        except (ValueError, TypeError, OSError) as e:
+            raise ConfigError(f"bad value in 'reward.verifiers[{i}].options' ({spec.name}): {e}") from None
     if not cfg.reward.verifiers:
         raise ConfigError("'reward.verifiers' must name at least one verifier")
     names = [v.name for v in cfg.reward.verifiers]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"'reward.verifiers' names a verifier twice ({', '.join(names)}); "
+                          "each verifier's verdicts are kept under its name")
+    for i, spec in enumerate(cfg.reward.verifiers):
+        if spec.gate and (spec.gate not in names or spec.gate == spec.name):
+            raise ConfigError(f"bad value {spec.gate!r} for 'reward.verifiers[{i}].gate'; "
+                              f"allowed values: {', '.join(n for n in names if n != spec.name)}")
     if cfg.reward.accuracy_from and cfg.reward.accuracy_from not in names:
         raise ConfigError(f"bad value {cfg.reward.accuracy_from!r} for 'reward.accuracy_from'; "
                           f"allowed values: {', '.join(names)}")
@@ -111,15 +127,39 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"bad value {cfg.rollout.top_p!r} for 'rollout.top_p'; must be in (0, 1]")
     if len(cfg.optim.betas) != 2:
         raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; expected two numbers")
-    batch = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    batch = rollout_batch_size(cfg)
+    what = "(prompts_per_step" + (" + self_verify.solutions" if cfg.self_verify.enabled else "") + ") × group_size"
     if cfg.algo.mini_batches and batch % cfg.algo.mini_batches:
         raise ConfigError(f"'algo.mini_batches' ({cfg.algo.mini_batches}) must divide the rollout batch "
-                          f"(prompts_per_step × group_size = {batch})")
+                          f"({what} = {batch})")
     mini = mini_batch_size(cfg)
     if batch % mini:
         raise ConfigError(f"'algo.mini_batch_size' ({mini}) must divide the rollout batch "
-                          f"(prompts_per_step × group_size = {batch})")
+                          f"({what} = {batch})")
+    _check_self_verify(cfg)
     if not 0 < cfg.data.arithmetic.eval_fraction < 1:
         raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
     if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
         raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
+
+
+def _check_self_verify(cfg: Config) -> None:
+    """RISE's verification groups need a method that learns from group rewards alone."""
+    sv, a = cfg.self_verify, cfg.algo
+    if not sv.enabled:
+        return
+    if not 1 <= sv.solutions <= cfg.rollout.prompts_per_step * cfg.rollout.group_size:
+        raise ConfigError(f"bad value {sv.solutions!r} for 'self_verify.solutions'; must be between 1 and "
+                          f"prompts_per_step × group_size ({cfg.rollout.prompts_per_step * cfg.rollout.group_size})")
+    if sv.template and not all(f in sv.template for f in ("{question}", "{solution}")):
+        raise ConfigError("'self_verify.template' must contain the fields {question} and {solution}")
+    try:
+        re.compile(sv.answer_pattern)
+    except re.error as e:
+        raise ConfigError(f"bad value {sv.answer_pattern!r} for 'self_verify.answer_pattern': {e}") from None
+    if a.advantage == "jepo" or getattr(ADVANTAGES.get(a.advantage), "needs_greedy_rewards", False):
+        raise ConfigError(f"'self_verify.enabled' adds groups rewarded by a verifier; '{a.advantage}' "
+                          "needs what they lack (JEPO: a reference answer; ReMax: a greedy baseline)")
+    if a.filter_adaptive_keep:
+        raise ConfigError("'algo.filter_adaptive_keep' ranks prompts by difficulty; with 'self_verify.enabled' "
+                          "the verification groups would enter that history — use 'algo.filter_keep'")

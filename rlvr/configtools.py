@@ -12,6 +12,7 @@ import inspect
 import textwrap
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
@@ -224,3 +225,43 @@ def check_kwargs(fn: Any, given: dict, key: str, reserved: tuple[str, ...] = ())
         if name not in allowed:
             raise ConfigError(f"unknown argument '{key}.{name}' for {fn.__name__}; allowed: "
                               + (", ".join(allowed) or "none"))
+
+
+def presets(kind: str = "algos") -> dict[str, Path]:
+    """Presets by name: `configs/<kind>/<name>.yaml` of the working directory, then of the
+    source tree this package lives in (the working directory wins on a clash). Kinds:
+    `algos` (`--algo=NAME`) and `rewards` (`--reward=NAME`)."""
+    found: dict[str, Path] = {}
+    for root in (Path(__file__).resolve().parents[1] / "configs" / kind, Path.cwd() / "configs" / kind):
+        if root.is_dir():
+            found.update({p.stem: p for p in sorted(root.glob("*.yaml"))})
+    return dict(sorted(found.items()))
+
+
+def algo_presets() -> dict[str, Path]:
+    """Algorithm presets by name (`configs/algos/<name>.yaml`)."""
+    return presets("algos")
+
+
+def preset_summary(path: Path) -> str:
+    """The first comment line of a preset: its one-line description."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def preset_path(name: str, kind: str = "algos") -> Path:
+    """The YAML file of `--algo=NAME` / `--reward=NAME` (a preset name, or a path to a YAML file)."""
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return Path(name)
+    found = presets(kind)
+    if name not in found:
+        flag = {"algos": "--algo", "rewards": "--reward"}.get(kind, kind)
+        raise ConfigError(f"bad value {name!r} for '{flag}'; allowed values: {', '.join(found) or 'none found'}")
+    return found[name]
+
+
+def algo_preset_path(name: str) -> Path:
+    """The YAML file of `--algo=NAME` (a preset name, or a path to a YAML file)."""
+    return preset_path(name, "algos")

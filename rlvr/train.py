@@ -5,7 +5,8 @@ advantages → optimisation epochs over mini-batches with gradient accumulation
 (rlvr.update) → update the rollout engine's weights → log → evaluate / checkpoint.
 Which method runs is a matter of registry names in `cfg.algo` (see `rlvr algos`); the few
 structural variants have one place each here: a reference model (KL), a critic (PPO's
-`gae`), and the answer-likelihood batch of JEPO.
+`gae`), the answer-likelihood batch of JEPO, and RISE's self-verification groups
+(rlvr.self_verify).
 
 Where this deviates from the GRPO paper (arXiv 2402.03300), on purpose:
 - The KL penalty is off by default (β = 0, as in TRL and Dr. GRPO); set `algo.kl_coef` to
@@ -36,14 +37,15 @@ from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint
 from rlvr.collect import Collected, collect
 from rlvr.config import Config, config_to_yaml, save_config
 from rlvr.critic import ValueModel, score_values
-from rlvr.data import PromptStream, eval_samples, prompt_ids
+from rlvr.data import PromptStream, eval_samples, prompt_context, prompt_ids
 from rlvr.eval import evaluate
 from rlvr.models import load_policy
 from rlvr.rollout.hf import HFEngine
 from rlvr.runlog import RunLog, write_report
+from rlvr.self_verify import SelfVerification
 from rlvr.update import (DifficultyHistory, add_kl_to_go, critic_update, policy_update, sequence_advantages,
                          token_advantages)
-from rlvr.verifiers.reward import RewardFunction
+from rlvr.verifiers.reward import build_reward_function
 
 __all__ = ["RunExists", "build_policy", "policy_update", "run_dir_of", "train"]
 
@@ -144,9 +146,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
         optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
     stream = PromptStream(cfg.data, cfg.run.seed)
     history = DifficultyHistory()
-    reward_fn = RewardFunction([(v.name, v.weight, v.options) for v in cfg.reward.verifiers],
-                               accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
-                               timeout_s=cfg.reward.timeout_s)
+    reward_fn = build_reward_function(cfg)
+    self_verify = SelfVerification(cfg, tokenizer) if cfg.self_verify.enabled else None  # RISE's task
     try:
         start, before, after = 0, None, None
         if ckpt is not None:
@@ -172,7 +173,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
         def held_out_eval(label: str) -> dict:
             t = time.time()
             res = evaluate(engine, held_out, render, reward_fn, max_new_tokens=eval_tokens,
-                           progress=cfg.run.progress).as_dict(examples=True)
+                           progress=cfg.run.progress,
+                           context=partial(prompt_context, cfg=cfg.data)).as_dict(examples=True)
             print(f"held-out greedy accuracy {label}: {res['accuracy']:.1%} of {res['problems']} problems "
                   f"({time.time() - t:.0f}s)", flush=True)
             return res
@@ -192,6 +194,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
             t0 = time.time()
             # 1–3. prompts → G completions each → rewards (dynamic sampling, shaping, greedy baselines)
             got = collect(stream, engine, reward_fn, render, cfg, greedy=needs_greedy)
+            if self_verify is not None:  # RISE: groups of the policy rating some of these solutions join the batch
+                got = self_verify.extend(got, engine)
             t_gen = time.time() - t0  # generation and rewards
             metrics = dict(got.metrics)
             advantages = rewards = torch.zeros(0)
@@ -277,6 +281,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
         return summary
     finally:
         reward_fn.close()
+        if self_verify is not None:
+            self_verify.close()
 
 
 def _finish(log: RunLog, run_dir: Path, cfg: Config, summary: dict) -> None:

@@ -93,6 +93,15 @@ def remax(rewards: Tensor, *, greedy_rewards: Tensor) -> Tensor:
 
 remax.needs_greedy_rewards = True
 
+
+def raw(rewards: Tensor) -> Tensor:
+    """Â_i = R_i: the reward is the advantage, with no baseline and no normalisation — BRPO
+    (Writing-Zero, arXiv 2506.00103), whose pairwise rewards are already signed against the
+    group's temporary reference (+1 better, −1 not; 0 for the reference itself and for every
+    member of a group without discrimination)."""
+    return rewards.clone()
+
+
 ADVANTAGES: dict[str, Callable[..., Tensor]] = {
     "grpo": grpo,
     "dr_grpo": dr_grpo,
@@ -101,4 +110,5 @@ ADVANTAGES: dict[str, Callable[..., Tensor]] = {
     "reinforce_pp_baseline": reinforce_pp_baseline,
     "remax": remax,
     "jepo": jepo,
+    "raw": raw,
 }

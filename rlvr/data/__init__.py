@@ -17,11 +17,17 @@ from rlvr.types import Sample
 if TYPE_CHECKING:
     from rlvr.config import DataConfig
 
-PROCEDURAL = ("arithmetic", "derivations", "ifeval", "code")
+PROCEDURAL = ("arithmetic", "derivations", "ifeval", "code", "multipart")
 
 
 def _procedural(name: str, cfg: "DataConfig", seed: int, split: str):
     a = cfg.arithmetic
+    if name == "multipart":
+        from rlvr.data.multipart_task import MultipartTask
+        m = cfg.multipart
+        return MultipartTask(seed=seed, split=split, min_parts=m.min_parts, max_parts=m.max_parts,
+                             min_operand=a.min_operand, max_operand=a.max_operand, ops=a.ops,
+                             word_problems=a.word_problems, eval_fraction=a.eval_fraction)
     if name == "code":
         from rlvr.data.code_task import CodeTask
         c = cfg.code
@@ -99,5 +105,13 @@ def prompt_ids(tokenizer, sample: Sample, cfg: "DataConfig") -> list[int]:
                   system_prompt=cfg.system_prompt, few_shot=cfg.few_shot)
 
 
+def prompt_context(sample: Sample, cfg: "DataConfig") -> str:
+    """Every text the policy sees before answering (system prompt, worked examples, question),
+    for verifiers that must not credit an answer copied from it."""
+    chat = messages_for(sample, template=cfg.prompt_template, system_prompt=cfg.system_prompt,
+                        few_shot=cfg.few_shot)
+    return "\n\n".join(str(m.get("content", "")) for m in chat)
+
+
 __all__ = ["ArithmeticTask", "DataError", "DerivationTask", "PromptStream", "Sample", "eval_samples",
-           "load_file", "messages_for", "prompt_ids", "render"]
+           "load_file", "messages_for", "prompt_context", "prompt_ids", "render"]

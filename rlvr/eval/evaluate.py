@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from rlvr.eval.passk import mean_pass_at_k
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.types import Sample
-from rlvr.verifiers.reward import RewardFunction
+from rlvr.verifiers.reward import RewardFunction, verifier_meta
 
 
 @dataclass
@@ -56,15 +56,16 @@ def _generate(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingPa
 def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[[Sample], list[int]],
              reward: RewardFunction, *, max_new_tokens: int, ks: Sequence[int] = (),
              n: int = 0, temperature: float = 1.0, seed: int = 0, examples: int = 3,
-             progress: bool = False) -> EvalResult:
+             progress: bool = False, context: Callable[[Sample], str] | None = None) -> EvalResult:
     """Greedy accuracy on `samples`; with `ks`, also pass@k from `n` (default max k) samples
-    per problem at `temperature`. Sampling is seeded by `seed`, apart from training's RNG."""
+    per problem at `temperature`. Sampling is seeded by `seed`, apart from training's RNG.
+    `context(sample)`: the text the policy saw (verifiers ignore answers copied from it)."""
     prompts = [render(s) for s in samples]
     refs = [s.answer for s in samples]
-    metas = [s.meta for s in samples]
+    metas = [verifier_meta(s.prompt, s.meta, context(s) if context else "") for s in samples]
     greedy = _generate(engine, prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0),
                        progress, "eval (greedy)")
-    scored = reward([c.text for c in greedy], refs, metas)
+    scored = reward([c.text for c in greedy], refs, metas, groups=[1] * len(samples))
     result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
                         mean_length=sum(len(c.token_ids) for c in greedy) / max(1, len(greedy)))
     for i in range(min(examples, len(samples))):
@@ -76,7 +77,7 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
                                                                temperature=temperature, seed=seed),
                             progress, f"eval ({n} samples each)", chunk=max(1, 64 // n))
         s_scored = reward([c.text for c in sampled], [r for r in refs for _ in range(n)],
-                          [m for m in metas for _ in range(n)])
+                          [m for m in metas for _ in range(n)], groups=[n] * len(samples))
         counts = [(n, sum(s_scored.correct[i * n:(i + 1) * n])) for i in range(len(samples))]
         result.n = n
         result.pass_at = {k: mean_pass_at_k(counts, k) for k in ks}

@@ -12,35 +12,82 @@ from rlvr.verifiers.base import Verdict, Verifier, batch
 from rlvr.verifiers.code import CodeVerifier
 from rlvr.verifiers.format import FormatVerifier
 from rlvr.verifiers.ifeval import IFEvalVerifier, constraint_metrics
+from rlvr.verifiers.judge import JudgeVerifier, judge_metrics
+from rlvr.verifiers.majority import MajorityVerifier, majority_metrics
 from rlvr.verifiers.math import MathVerifier
+from rlvr.verifiers.pairwise import PairwiseVerifier, pairwise_metrics
+from rlvr.verifiers.partial import PartialVerifier, partial_metrics
+from rlvr.verifiers.self_verify import SelfVerifyVerifier, verification_metrics
+from rlvr.verifiers.spurious import RandomVerifier
+from rlvr.verifiers.strict import StrictVerifier
 
 REGISTRY: dict[str, Callable[..., Verifier]] = {
     "math": MathVerifier,
     "format": FormatVerifier,
     "ifeval": IFEvalVerifier,
     "code": CodeVerifier,
+    "majority": MajorityVerifier,
+    "partial": PartialVerifier,
+    "random": RandomVerifier,
+    "strict": StrictVerifier,
+    "self_verify": SelfVerifyVerifier,
+    "judge": JudgeVerifier,
+    "pairwise": PairwiseVerifier,
 }
 
 DESCRIPTIONS = {
     "math": "final answer (last \\boxed{}, or 'the answer is', or a pattern) equivalent to the reference, "
             "by math-verify; several different answers earn nothing",
-    "format": "a well-formed final answer: one closed, non-empty \\boxed{} at the end",
+    "format": "a well-formed final answer: one closed, non-empty \\boxed{} at the end (box_only: any "
+              "non-empty box)",
+    "random": "spurious control: reward 1 with probability p whatever the output (Spurious Rewards)",
     "ifeval": "instruction following (IFEval/IFBench ids and kwargs): all constraints met (0/1) or the "
               "fraction met",
     "code": "runs the last ```python block against stdin/stdout or assert tests in a sandbox; reward = "
             "fraction (or all) passed",
+    "majority": "label-free self-reward (TTRL/SRT): agreeing with the group's majority answer (or a frozen "
+                "pseudo-label); the reference only feeds label-accuracy diagnostics",
+    "partial": "multi-part answers (StructVRM): each boxed sub-answer checked by math-verify; reward = "
+               "fraction of parts right (or all-or-nothing)",
+    "strict": "final answer (found as by math) identical to the reference after stripping whitespace, "
+              "$…$ and a full stop; no math parsing — the high-precision baseline of `rlvr audit verifier`",
+    "self_verify": "RISE's verification reward: the rating in the last \\boxed{} (or a pattern) equals the "
+                   "target score, the outcome verifier's (used by `self_verify.enabled`)",
+    "judge": "a local LM asked 'is the final answer equivalent to the reference?'; reward P(yes) — alone, "
+             "or TinyV's fallback when the rule verifier (math) says no",
+    "pairwise": "BRPO (Writing-Zero): a local LM compares each response with a reference drawn from its "
+                "group in both orders; +1 / −1 / 0, no reference answer needed (pair with advantage raw)",
 }
 
 STEP_METRICS: dict[str, Callable[[list[Verdict]], dict[str, float]]] = {
     "ifeval": constraint_metrics,
+    "majority": majority_metrics,
+    "partial": partial_metrics,
+    "self_verify": verification_metrics,
+    "judge": judge_metrics,
+    "pairwise": pairwise_metrics,
 }
 """Per-verifier step metrics computed from that verifier's verdicts of a step (logged)."""
 
 
+def verifier_class(name: str) -> Callable[..., Verifier]:
+    """The class (or factory) of a verifier: a registered name, or `package.module:Name` for
+    your own verifier (importable in the worker processes too, e.g. installed or on PYTHONPATH)."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if ":" in name:
+        import importlib
+        module, _, attr = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"cannot import verifier {name!r}: {e}") from e
+    raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(REGISTRY))}, "
+                     "or 'package.module:ClassName'")
+
+
 def get(name: str, **options: Any) -> Verifier:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](**options)
+    return verifier_class(name)(**options)
 
 
-__all__ = ["REGISTRY", "DESCRIPTIONS", "STEP_METRICS", "Verdict", "Verifier", "batch", "get"]
+__all__ = ["REGISTRY", "DESCRIPTIONS", "STEP_METRICS", "Verdict", "Verifier", "batch", "get", "verifier_class"]

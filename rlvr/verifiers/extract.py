@@ -14,7 +14,12 @@ def boxed_spans(text: str) -> list[tuple[str | None, int]]:
     "malformed" from "absent". Linear in the text length and never recursive, so deeply
     nested braces are harmless.
     """
-    out: list[tuple[str | None, int]] = []
+    return [(content, end) for _, content, end in boxed_regions(text)]
+
+
+def boxed_regions(text: str) -> list[tuple[int, str | None, int]]:
+    """(start, content, end) of every box: `boxed_spans` with where each box starts."""
+    out: list[tuple[int, str | None, int]] = []
     i = 0
     # next occurrence of each tag at or after i; re-searched only once passed, so a text
     # with many boxes but no \fbox is not rescanned to its end for every box
@@ -43,9 +48,9 @@ def boxed_spans(text: str) -> list[tuple[str | None, int]]:
                     break
             k += 1
         if depth != 0:
-            out.append((None, len(text)))
+            out.append((start, None, len(text)))
             return out
-        out.append((text[j + 1:k], k + 1))
+        out.append((start, text[j + 1:k], k + 1))
         i = k + 1
 
 
@@ -97,8 +102,36 @@ def strip_answer(answer: str) -> str:
         if len(a) >= len(left) + len(right) and a.startswith(left) and a.endswith(right):
             a = a[len(left):len(a) - len(right)].strip()
     a = a.rstrip(".").strip()
-    a = re.sub(r"\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z ]{1,30}\}$", "", a)  # 42\text{ cm}
+    unitless = re.sub(r"\s*\\(?:text|mbox|mathrm)\{\s*[A-Za-z ]{1,30}\}$", "", a)  # 42\text{ cm}
+    if unitless.strip():  # \text{yes} alone is the answer, not a unit
+        a = unitless
     words = a.split()
     if len(words) >= 2 and words[-1].lower().strip(".") in _UNIT_WORDS:
         a = " ".join(words[:-1])
     return a.strip()
+
+
+ECHO_WINDOW = 60  # characters before an answer that must also match the prompt for it to count as copied
+
+
+def strip_echoes(text: str, context: str) -> tuple[str, int]:
+    """The completion with every final-answer marker copied from the prompt blanked out, and
+    how many there were. A box (or an "the answer is …" line) counts as copied when it and
+    the `ECHO_WINDOW` characters before it appear verbatim in `context` — e.g. a policy that
+    repeats the worked example of its prompt, whose `\\boxed{}` holds that example's answer.
+    Blanking keeps every other index in place; a legitimate answer is only affected if the
+    policy wrote 60 characters of the prompt right before it."""
+    if not context or not text:
+        return text, 0
+    cut: list[tuple[int, int]] = []
+    regions = [(s, e) for s, content, e in boxed_regions(text) if content is not None]
+    regions += [m.span() for m in _ANSWER_PHRASE.finditer(text)]
+    for start, end in regions:
+        if text[max(0, start - ECHO_WINDOW):end] in context:
+            cut.append((start, end))
+    if not cut:
+        return text, 0
+    chars = list(text)
+    for start, end in cut:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars), len(cut)

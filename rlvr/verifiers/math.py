@@ -8,13 +8,17 @@ asymmetric by design (ALGORITHMS.md §15d).
 
 Hacking guard: a completion that boxes several *different* answers ("\\boxed{41} or maybe
 \\boxed{42}") gets no credit, whichever is last — otherwise a policy learns to hedge.
+
+Prompt echo: an answer copied from the prompt (the worked example's `\\boxed{}` repeated
+verbatim, see `extract.strip_echoes`) is ignored; `meta["context"]` (or `meta["prompt"]`)
+holds what the policy saw. `info["echoed"]` counts the answers ignored.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from rlvr.verifiers.base import Verdict
-from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_answer
+from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_answer, strip_echoes
 
 MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; parsing it only costs time
 
@@ -58,12 +62,15 @@ class MathVerifier:
     def __call__(self, completion: str, reference: Any, meta: dict | None = None) -> Verdict:
         from math_verify import parse, verify
 
+        meta = meta or {}
+        completion, echoed = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
+        echo = {"echoed": echoed} if echoed else {}
         hedged = self.several_answers(completion)
         if hedged:
-            return Verdict(0.0, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]]})
+            return Verdict(0.0, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]], **echo})
         answer = self.extract(completion)
         if answer is None or not answer.strip():
-            return Verdict(0.0, {"reason": "no_answer"})
+            return Verdict(0.0, {"reason": "answer_in_prompt_echo" if echoed else "no_answer", **echo})
         if len(answer) > MAX_ANSWER_CHARS:
             return Verdict(0.0, {"reason": "answer_too_long", "answer": answer[:80] + "…"})
         gold = parse(f"${reference}$", parsing_timeout=self.timeout_s)
@@ -73,4 +80,4 @@ class MathVerifier:
         if not pred:
             return Verdict(0.0, {"reason": "unparsable", "answer": answer})
         ok = verify(gold, pred, timeout_seconds=self.timeout_s)
-        return Verdict(1.0 if ok else 0.0, {"answer": answer, "correct": bool(ok)})
+        return Verdict(1.0 if ok else 0.0, {"answer": answer, "correct": bool(ok), **echo})

@@ -5,6 +5,12 @@ megabyte of braces) can make a parser spin inside C code where no signal reaches
 every call runs in a worker process, and a call past its limit costs the worker its life
 (it is killed and replaced), the sample reward 0 and `info["error"] = "timeout"` — never
 the run. Results come back in the order the tasks were given.
+
+Two kinds of task: one completion (`Task`), answered by `verifier(completion, reference,
+meta)`; or several (`BatchTask`, marked by `BATCH_TASK`), answered by `verifier.batch(...)`
+— for verifiers that need a prompt's whole group (majority vote, pairwise judges) or that
+score a chunk at once (a model). A batch gets `timeout_s` per completion, and its failure
+costs each of its completions reward 0 with the error.
 """
 from __future__ import annotations
 
@@ -21,6 +27,19 @@ STARTUP_TIMEOUT_S = 120.0
 
 Spec = tuple[str, dict]  # (verifier name, options)
 Task = tuple[int, str, Any, dict]  # (verifier index, completion, reference, meta)
+BATCH_TASK = "batch"
+BatchTask = tuple[str, int, list, list, list]  # (BATCH_TASK, verifier index, completions, references, metas)
+
+
+def is_batch(task: tuple) -> bool:
+    return len(task) == 5 and task[0] == BATCH_TASK
+
+
+def _checked(verdict: Any) -> tuple[float, dict]:
+    reward = float(verdict.reward)
+    if not math.isfinite(reward):
+        raise ValueError(f"verifier returned a non-finite reward {reward}")
+    return reward, _safe_info(verdict.info)
 
 
 MAX_INFO_CHARS = 2000  # per info value, as JSON; a verifier's explanation, not a payload
@@ -56,15 +75,19 @@ def _worker(conn: Connection, specs: list[Spec]) -> None:
             return
         if msg is None:
             return
-        task_id, index, completion, reference, meta = msg
+        task_id, task = msg[0], msg[1:]
         try:
-            verdict = verifiers[index](completion, reference, meta)
-            reward = float(verdict.reward)
-            if not math.isfinite(reward):
-                raise ValueError(f"verifier returned a non-finite reward {reward}")
-            result = (task_id, reward, _safe_info(verdict.info))
-        except Exception as e:  # noqa: BLE001 — any failure costs this sample only
-            result = (task_id, 0.0, {"error": f"{type(e).__name__}: {str(e)[:300]}"})
+            if is_batch(task):
+                _, index, completions, references, metas = task
+                verdicts = list(verifiers[index].batch(completions, references, metas))
+                if len(verdicts) != len(completions):
+                    raise ValueError(f"batch returned {len(verdicts)} verdicts for {len(completions)} completions")
+                result = (task_id, [_checked(v) for v in verdicts])
+            else:
+                index, completion, reference, meta = task
+                result = (task_id, _checked(verifiers[index](completion, reference, meta)))
+        except Exception as e:  # noqa: BLE001 — any failure costs this task's samples only
+            result = (task_id, {"error": f"{type(e).__name__}: {str(e)[:300]}"})
         conn.send(result)
 
 
@@ -97,8 +120,9 @@ class _Worker:
 
 
 class VerifierPool:
-    """`workers` processes that evaluate `(verifier index, completion, reference, meta)`
-    tasks for the verifiers named in `specs`, each call limited to `timeout_s` seconds."""
+    """`workers` processes that evaluate tasks for the verifiers named in `specs`: a `Task`
+    `(verifier index, completion, reference, meta)` gets one Verdict within `timeout_s`
+    seconds; a `BatchTask` gets a list of Verdicts within `timeout_s` per completion."""
 
     def __init__(self, specs: list[Spec], *, workers: int = 2, timeout_s: float = 5.0) -> None:
         self.specs = [(name, dict(options)) for name, options in specs]
@@ -115,9 +139,16 @@ class VerifierPool:
         for w in self._workers:
             w.wait_ready()
 
-    def run(self, tasks: list[Task]) -> list[Verdict]:
+    def _failed(self, task: tuple, info: dict) -> Verdict | list[Verdict]:
+        return [Verdict(0.0, dict(info)) for _ in task[2]] if is_batch(task) else Verdict(0.0, info)
+
+    def _budget(self, task: tuple) -> float:
+        return self.timeout_s * max(1, len(task[2])) if is_batch(task) else self.timeout_s
+
+    def run(self, tasks: list[Task | BatchTask]) -> list[Verdict | list[Verdict]]:
+        """One result per task, in order: a Verdict for a `Task`, a list for a `BatchTask`."""
         self._ensure_started()
-        results: list[Verdict | None] = [None] * len(tasks)
+        results: list[Any] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
         while pending or any(w.task is not None for w in self._workers):
             for i, w in enumerate(self._workers):
@@ -130,7 +161,7 @@ class VerifierPool:
                         pending.append(task_id)
                         self._replace(i)
                         continue
-                    w.task, w.deadline = task_id, time.monotonic() + self.timeout_s
+                    w.task, w.deadline = task_id, time.monotonic() + self._budget(tasks[task_id])
             busy = [w for w in self._workers if w.task is not None]
             if not busy:
                 continue
@@ -141,17 +172,23 @@ class VerifierPool:
                     continue
                 if w.conn in ready:
                     try:
-                        task_id, reward, info = w.conn.recv()
-                        results[task_id] = Verdict(reward, info)
+                        task_id, out = w.conn.recv()
+                        if isinstance(out, dict):  # the verifier raised
+                            results[task_id] = self._failed(tasks[task_id], out)
+                        elif is_batch(tasks[task_id]):
+                            results[task_id] = [Verdict(r, i) for r, i in out]
+                        else:
+                            results[task_id] = Verdict(*out)
                         w.task, w.deadline = None, math.inf
                         continue
                     except (EOFError, OSError):
                         self.crashes += 1
-                        results[w.task] = Verdict(0.0, {"error": "verifier worker crashed"})
+                        results[w.task] = self._failed(tasks[w.task], {"error": "verifier worker crashed"})
                 elif time.monotonic() >= w.deadline:
                     self.timeouts += 1
-                    results[w.task] = Verdict(0.0, {
-                        "error": "timeout", "reason": f"verifier call exceeded {self.timeout_s:g}s"})
+                    budget = self._budget(tasks[w.task])
+                    results[w.task] = self._failed(tasks[w.task], {
+                        "error": "timeout", "reason": f"verifier call exceeded {budget:g}s"})
                 else:
                     continue
                 self._replace(i)

@@ -26,6 +26,7 @@ FINGERPRINTS = {
     "jepo": {"jepo/evidence": lambda v: v < 0, "jepo/valid_frac": lambda v: v == 1.0},
     "one_shot": {"kl": lambda v: v >= 0, "entropy": lambda v: v > 0},
     "entropy_only": {"entropy": lambda v: v > 0, "grad_norm": lambda v: v > 0},
+    "brpo": {"pairwise/position_disagreement": lambda v: 0 <= v <= 1, "reward/errors": lambda v: v == 0},
 }
 
 

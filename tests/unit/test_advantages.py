@@ -106,7 +106,7 @@ def test_every_group_relative_estimator_gives_zero_to_equal_groups():
 
 
 def test_registry_names_and_shapes():
-    assert set(ADVANTAGES) == {"grpo", "dr_grpo", "rloo", "reinforce_pp", "reinforce_pp_baseline",
+    assert set(ADVANTAGES) == {"grpo", "dr_grpo", "raw", "rloo", "reinforce_pp", "reinforce_pp_baseline",
                                "remax", "jepo"}
     r = torch.rand(3, 4, generator=torch.Generator().manual_seed(0))
     for name, fn in ADVANTAGES.items():

@@ -33,7 +33,7 @@ class FakeEngine:
         return out
 
 
-def mixed_every_third(texts, refs, metas):
+def mixed_every_third(texts, refs, metas, groups=None):
     """Prompt i's group is all-equal (reward 0) unless i % 3 == 2, where sample 0 gets 1;
     the greedy completion gets 0.5."""
     rewards = []

@@ -19,6 +19,8 @@ MATH_TABLE = [
     ("So the final answer is $42$.", "42", 1.0, "dollars and full stop stripped"),
     ("Final answer: 42 apples", "42", 1.0, "trailing unit word"),
     ("\\boxed{42\\text{ cm}}", "42", 1.0, "trailing \\text unit"),
+    ("\\boxed{\\text{yes}}", "\\text{yes}", 1.0, "a \\text answer alone is the answer, not a unit"),
+    ("\\boxed{\\text{no}}", "\\text{yes}", 0.0, "a different \\text answer"),
     ("\\boxed{$\\frac{1}{2}$}", "0.5", 1.0, "dollars inside the box"),
     ("the answer is 41 \\boxed{42}", "42", 1.0, "a box wins over a phrase"),
     ("I think 42 is it", "42", 0.0, "no box, no phrase: no answer"),
