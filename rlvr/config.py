@@ -8,16 +8,15 @@ saved as `config.yaml` in every run folder, and `rlvr train --help` prints this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, deep_merge,  # noqa: F401
-                              describe, parse_overrides, preset_path, preset_summary, presets, read_yaml,
-                              to_plain)
+from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, deep_merge, describe,
+                              parse_overrides, preset_path, preset_summary, presets, read_yaml, to_plain)
 
-__all__ = ["Config", "ConfigError", "load_config", "save_config", "describe", "replace"]
+__all__ = ["Config", "ConfigError", "load_config", "save_config", "describe", "replace", "algo_presets",
+           "preset_summary", "presets"]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from rlvr.types import Sample
 
@@ -40,9 +40,10 @@ def _to_sample(row: Any, where: str, prompt_field: str, answer_field: str) -> Sa
     return Sample(prompt=prompt, answer=answer, meta=meta)
 
 
-def load_jsonl(path: str | Path, *, prompt_field: str = "prompt", answer_field: str = "answer") -> list[Sample]:
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for each non-blank line of a JSONL file; invalid UTF-8 or
+    JSON is a `DataError` naming the file and line."""
     path = Path(path)
-    samples = []
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             where = f"{path}:{lineno}"
@@ -53,10 +54,13 @@ def load_jsonl(path: str | Path, *, prompt_field: str = "prompt", answer_field: 
             if not line.strip():
                 continue  # blank lines (a trailing newline) carry no row
             try:
-                row = json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
-            samples.append(_to_sample(row, where, prompt_field, answer_field))
+
+
+def load_jsonl(path: str | Path, *, prompt_field: str = "prompt", answer_field: str = "answer") -> list[Sample]:
+    samples = [_to_sample(row, f"{path}:{line}", prompt_field, answer_field) for line, row in iter_jsonl(path)]
     if not samples:
         raise DataError(f"{path}: no rows")
     return samples

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import yaml
 
 from rlvr.configtools import ConfigError
-from rlvr.data.files import DataError
+from rlvr.data.files import DataError, iter_jsonl
 from rlvr.verifiers import Verdict, get, verifier_class
 from rlvr.verifiers.reward import RewardFunction
 
@@ -90,21 +90,7 @@ def read_rows(path: str | Path) -> list[AuditRow]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    rows = []
-    with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, start=1):
-            where = f"{path}:{line}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{where}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
-            rows.append(_row(obj, line, where))
+    rows = [_row(obj, line, f"{path}:{line}") for line, obj in iter_jsonl(path)]
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows

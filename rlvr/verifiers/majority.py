@@ -17,14 +17,13 @@ the current group's vote — SRT's remedy for that collapse.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from rlvr.data.files import iter_jsonl
 from rlvr.verifiers.base import Verdict
-from rlvr.verifiers.extract import strip_echoes
-from rlvr.verifiers.math import MAX_ANSWER_CHARS, MathVerifier
+from rlvr.verifiers.math import MathVerifier
 
 METRIC_PREFIX = "majority/"
 SHOWN_CHARS = 80  # an answer as shown in info (samples.jsonl); the label is kept whole
@@ -54,13 +53,7 @@ def read_label_file(path: str | Path) -> dict[str, FrozenLabel]:
     if not p.is_file():
         raise ValueError(f"pseudo-label file {str(path)!r} not found (write one with `rlvr label`)")
     out: dict[str, FrozenLabel] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+    for n, row in iter_jsonl(p):  # invalid UTF-8 or JSON: a DataError (a ValueError) naming the line
         if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
             raise ValueError(f"{path}:{n}: a row needs a string 'prompt'")
         if row.get("label") is None:  # the offline vote found no answer: as if the row were absent
@@ -108,18 +101,10 @@ class MajorityVerifier:
 
     # ------------------------------------------------------------------ answers
     def answer(self, completion: str, meta: dict | None = None) -> tuple[str | None, str]:
-        """(the completion's answer, "") or (None, why it has none). An answer copied from the
-        prompt (its worked example's box) does not vote — see `extract.strip_echoes`."""
-        meta = meta or {}
-        completion, _ = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
-        if self.math.several_answers(completion):
-            return None, "several_answers"
-        a = self.math.extract(completion)
-        if a is None or not a.strip():
-            return None, "no_answer"
-        if len(a) > MAX_ANSWER_CHARS:
-            return None, "answer_too_long"
-        return a.strip(), ""
+        """(the completion's answer, "") or (None, why it has none), with `math`'s guards: an
+        answer copied from the prompt (its worked example's box) does not vote, nor does a hedge."""
+        answer, info = self.math.guarded_answer(completion, meta)
+        return (answer.strip(), "") if answer is not None else (None, info["reason"])
 
     def parse(self, text: str, *, cache: bool = False) -> list:
         """math-verify's parse of `text` (empty: unparsable)."""

@@ -15,7 +15,7 @@ holds what the policy saw. `info["echoed"]` counts the answers ignored.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rlvr.verifiers.base import Verdict
 from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_answer, strip_echoes
@@ -59,20 +59,32 @@ class MathVerifier:
                                       if b is not None and b.strip()))
         return distinct if len(distinct) > 1 else []
 
+    def guarded_answer(self, completion: str, meta: dict | None = None,
+                       extract: Callable[[str], str | None] | None = None) -> tuple[str | None, dict]:
+        """(the final answer, info) — or (None, info with the `reason` there is none): answers
+        copied from the prompt are blanked (info `echoed` counts them), a hedge earns nothing,
+        an empty or overlong answer is none. `extract` replaces `self.extract` (`strict` keeps
+        units). Shared by the verifiers that read a final answer, so that they differ only in
+        how they compare it."""
+        meta = meta or {}
+        completion, echoed = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
+        info = {"echoed": echoed} if echoed else {}
+        hedged = self.several_answers(completion)
+        if hedged:
+            return None, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]], **info}
+        answer = (extract or self.extract)(completion)
+        if answer is None or not answer.strip():
+            return None, {"reason": "answer_in_prompt_echo" if echoed else "no_answer", **info}
+        if len(answer) > MAX_ANSWER_CHARS:
+            return None, {"reason": "answer_too_long", "answer": answer[:80] + "…", **info}
+        return answer, info
+
     def __call__(self, completion: str, reference: Any, meta: dict | None = None) -> Verdict:
         from math_verify import parse, verify
 
-        meta = meta or {}
-        completion, echoed = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
-        echo = {"echoed": echoed} if echoed else {}
-        hedged = self.several_answers(completion)
-        if hedged:
-            return Verdict(0.0, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]], **echo})
-        answer = self.extract(completion)
-        if answer is None or not answer.strip():
-            return Verdict(0.0, {"reason": "answer_in_prompt_echo" if echoed else "no_answer", **echo})
-        if len(answer) > MAX_ANSWER_CHARS:
-            return Verdict(0.0, {"reason": "answer_too_long", "answer": answer[:80] + "…"})
+        answer, echo = self.guarded_answer(completion, meta)
+        if answer is None:
+            return Verdict(0.0, echo)
         gold = parse(f"${reference}$", parsing_timeout=self.timeout_s)
         if not gold:
             raise ValueError(f"reference answer {reference!r} could not be parsed")

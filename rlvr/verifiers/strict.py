@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from rlvr.verifiers.base import Verdict
-from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_echoes
-from rlvr.verifiers.math import MAX_ANSWER_CHARS, MathVerifier
+from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match
+from rlvr.verifiers.math import MathVerifier
 
 SHOWN_CHARS = 200  # of an answer quoted in `info`
 
@@ -71,18 +71,10 @@ class StrictVerifier:
     def __call__(self, completion: str, reference: Any, meta: dict | None = None) -> Verdict:
         if reference is None or isinstance(reference, (bool, dict, list)):
             raise ValueError(f"strict needs a string or number reference, got {reference!r:.80}")
-        # answers copied from the prompt's worked example do not count, as in `math`
-        meta = meta or {}
-        completion, echoed = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
-        echo = {"echoed": echoed} if echoed else {}
-        hedged = self._guard.several_answers(completion)
-        if hedged:
-            return Verdict(0.0, {"reason": "several_answers", "answers": [a[:40] for a in hedged[:5]], **echo})
-        answer = self.extract(completion)
-        if answer is None or not answer.strip():
-            return Verdict(0.0, {"reason": "answer_in_prompt_echo" if echoed else "no_answer", **echo})
-        if len(answer) > MAX_ANSWER_CHARS:
-            return Verdict(0.0, {"reason": "answer_too_long", "answer": answer[:80] + "…"})
+        # the same guards as `math` (prompt echo, hedging, length), so the two differ only in the comparison
+        answer, echo = self._guard.guarded_answer(completion, meta, extract=self.extract)
+        if answer is None:
+            return Verdict(0.0, echo)
         answer, gold = self._clean(answer), self._clean(str(reference))
         if not answer:  # "\\boxed{.}" — nothing left to compare
             return Verdict(0.0, {"reason": "no_answer"})

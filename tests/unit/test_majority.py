@@ -174,7 +174,7 @@ def test_frozen_label_with_min_agreement_and_soft(tmp_path):
 
 
 @pytest.mark.parametrize("rows, message", [
-    (["{not json"], "labels.jsonl:1: not JSON"),
+    (["{not json"], "labels.jsonl:1: invalid JSON"),
     ([{"label": "4"}], "labels.jsonl:1: a row needs a string 'prompt'"),
     ([{"prompt": "a", "label": "4"}, {"prompt": "b", "label": ""}], "labels.jsonl:2: 'label'"),
     ([{"prompt": "a", "label": "4", "majority_ratio": 2}], "majority_ratio"),
