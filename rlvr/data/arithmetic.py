@@ -31,9 +31,24 @@ class Problem:
         return f"{self.a} {self.op} {self.b}"
 
 
-def split_of(problem: Problem, eval_fraction: float) -> str:
-    digest = hashlib.blake2b(problem.expression.encode(), digest_size=8).digest()
+def hash_split(key: str, eval_fraction: float) -> str:
+    """"eval" or "train" for a problem identified by `key`: a stable hash, so the two splits are
+    disjoint whatever the seeds."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return "eval" if int.from_bytes(digest, "big") / 2**64 < eval_fraction else "train"
+
+
+def split_of(problem: Problem, eval_fraction: float) -> str:
+    return hash_split(problem.expression, eval_fraction)
+
+
+def draw_problem(rng: random.Random, lo: int, hi: int, ops: tuple[str, ...]) -> Problem:
+    """Two operands in [lo, hi] and an operation; subtraction never goes below zero."""
+    a, b = rng.randint(lo, hi), rng.randint(lo, hi)
+    op = rng.choice(ops)
+    if op == "-" and b > a:
+        a, b = b, a
+    return Problem(a, op, b)
 
 
 def word_problem(p: Problem, rng: random.Random) -> str:
@@ -60,11 +75,7 @@ class ArithmeticTask:
     def problem(self, i: int) -> tuple[Problem, random.Random]:
         rng = random.Random(f"arithmetic:{self.seed}:{i}")
         for _ in range(10_000):  # rejection into this split; ~10 tries for the small split
-            a, b = rng.randint(self.lo, self.hi), rng.randint(self.lo, self.hi)
-            op = rng.choice(self.ops)
-            if op == "-" and b > a:
-                a, b = b, a  # answers stay non-negative
-            p = Problem(a, op, b)
+            p = draw_problem(rng, self.lo, self.hi, self.ops)
             if split_of(p, self.eval_fraction) == self.split:
                 return p, rng
         raise ValueError(f"the {self.split} split of this arithmetic task is (nearly) empty; "

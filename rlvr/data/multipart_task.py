@@ -11,19 +11,16 @@ sub-question may recur in both splits inside different combinations.)
 """
 from __future__ import annotations
 
-import hashlib
 import random
 
-from rlvr.data.arithmetic import Problem, word_problem
+from rlvr.data.arithmetic import Problem, draw_problem, hash_split, word_problem
 from rlvr.types import Sample
 
 FORMAT_HINT = "Answer each part in its own \\boxed{} in order."
 
 
 def split_of(parts: list[Problem], eval_fraction: float) -> str:
-    key = "; ".join(p.expression for p in parts)
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return "eval" if int.from_bytes(digest, "big") / 2**64 < eval_fraction else "train"
+    return hash_split("; ".join(p.expression for p in parts), eval_fraction)
 
 
 class MultipartTask:
@@ -41,18 +38,11 @@ class MultipartTask:
         self.lo, self.hi, self.ops = min_operand, max_operand, tuple(ops)
         self.word_problems, self.eval_fraction = word_problems, eval_fraction
 
-    def _problem(self, rng: random.Random) -> Problem:
-        a, b = rng.randint(self.lo, self.hi), rng.randint(self.lo, self.hi)
-        op = rng.choice(self.ops)
-        if op == "-" and b > a:
-            a, b = b, a  # answers stay non-negative, as in the arithmetic task
-        return Problem(a, op, b)
-
     def _parts(self, rng: random.Random) -> list[Problem]:
         k = rng.randint(self.min_parts, self.max_parts)
         parts: list[Problem] = []
         for _ in range(100 * k):  # distinct sub-questions; a tiny operand range may not have k
-            p = self._problem(rng)
+            p = draw_problem(rng, self.lo, self.hi, self.ops)
             if p not in parts:
                 parts.append(p)
                 if len(parts) == k:

@@ -37,8 +37,8 @@ class EvalResult:
         return out
 
 
-def _generate(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingParams, progress: bool,
-              desc: str, chunk: int = 64) -> list:
+def generate_chunked(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingParams, progress: bool,
+                     desc: str, chunk: int = 64) -> list:
     """`engine.generate` in chunks of prompts, with a progress bar."""
     out = []
     with tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False, dynamic_ncols=True) as bar:
@@ -63,7 +63,7 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
     prompts = [render(s) for s in samples]
     refs = [s.answer for s in samples]
     metas = [verifier_meta(s.prompt, s.meta, context(s) if context else "") for s in samples]
-    greedy = _generate(engine, prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0),
+    greedy = generate_chunked(engine, prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0),
                        progress, "eval (greedy)")
     scored = reward([c.text for c in greedy], refs, metas, groups=[1] * len(samples))
     result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
@@ -73,7 +73,7 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
                                 "correct": scored.correct[i]})
     if ks:
         n = n or max(ks)
-        sampled = _generate(engine, prompts, n, SamplingParams(max_new_tokens=max_new_tokens,
+        sampled = generate_chunked(engine, prompts, n, SamplingParams(max_new_tokens=max_new_tokens,
                                                                temperature=temperature, seed=seed),
                             progress, f"eval ({n} samples each)", chunk=max(1, 64 // n))
         s_scored = reward([c.text for c in sampled], [r for r in refs for _ in range(n)],

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rlvr.configtools import ConfigError
-from rlvr.eval.evaluate import _generate
+from rlvr.eval.evaluate import generate_chunked
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.types import Sample
 from rlvr.verifiers.reward import RewardFunction, question_text, verifier_meta
@@ -65,13 +65,15 @@ def distinct_prompts(samples: Sequence[Sample]) -> list[Sample]:
 
 
 def vote_labels(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[[Sample], list[int]],
-                voter: RewardFunction, *, n: int, sampling: SamplingParams, progress: bool = False) -> list[dict]:
+                voter: RewardFunction, *, n: int, sampling: SamplingParams, progress: bool = False,
+                context: Callable[[Sample], str] | None = None) -> list[dict]:
     """One label row per sample from `n` sampled completions each; `voter` must score with
-    the `majority` verifier first."""
+    the `majority` verifier first. `context(sample)`: the text the policy saw, so that answers
+    copied from it do not vote (as in training)."""
     prompts = [render(s) for s in samples]
-    completions = _generate(engine, prompts, n, sampling, progress, f"label ({n} samples each)",
+    completions = generate_chunked(engine, prompts, n, sampling, progress, f"label ({n} samples each)",
                             chunk=max(1, 64 // n))
-    metas = [verifier_meta(s.prompt, s.meta) for s in samples]
+    metas = [verifier_meta(s.prompt, s.meta, context(s) if context else "") for s in samples]
     scored = voter([c.text for c in completions], [s.answer for s in samples for _ in range(n)],
                    [m for m in metas for _ in range(n)], groups=[n] * len(samples))
     rows = []
@@ -114,7 +116,7 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     import torch
 
     from rlvr.checkpoint import latest_checkpoint
-    from rlvr.data import PromptStream, prompt_ids
+    from rlvr.data import PromptStream, prompt_context, prompt_ids
     from rlvr.models import load_policy
     from rlvr.rollout.hf import HFEngine
 
@@ -139,7 +141,7 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     try:
         with torch.no_grad():
             rows = vote_labels(engine, rows_in, lambda s: prompt_ids(tokenizer, s, cfg.data), voter, n=n,
-                               sampling=sampling, progress=progress)
+                               sampling=sampling, progress=progress, context=lambda s: prompt_context(s, cfg.data))
     finally:
         voter.close()
     write_label_file(rows, out)

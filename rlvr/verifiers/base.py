@@ -7,8 +7,9 @@ adds a hard time limit and turns exceptions into reward 0 with `info["error"]`.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Iterable, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,16 @@ def batch(verifier: Verifier, completions: list[str], references: list[Any],
           metas: list[dict]) -> list[Verdict]:
     """Default batch form: one call per completion, in order."""
     return [verifier(c, r, m) for c, r, m in zip(completions, references, metas)]
+
+
+def group_digest(texts: Iterable[str], seed: int = 0) -> bytes:
+    """A stable hash of a group's texts and `seed`: the draws of group verifiers (the random
+    control, BRPO's reference) come from it, not from a global random state, so a resumed run
+    gets the same rewards whichever worker computes them. Length-prefixed, so ["ab", "c"] and
+    ["a", "bc"] differ; lone surrogates are hashed as they are."""
+    h = hashlib.sha256(str(seed).encode())
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()

@@ -22,10 +22,9 @@ logged (`pairwise/position_disagreement`) as the judge's position bias.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import Verdict, group_digest
 from rlvr.verifiers.judge import model_spec
 from rlvr.verifiers.judge_model import clean, truncate_middle
 
@@ -50,12 +49,7 @@ Which response is better? Reply with A or B."""
 def reference_index(texts: list[str], seed: int = 0) -> int:
     """The group's temporary reference: a hash of its texts (and `seed`) modulo G, so the same
     group always gets the same reference. Length-prefixed, so ["ab", "c"] ≠ ["a", "bc"]."""
-    h = hashlib.sha256(str(seed).encode())
-    for t in texts:
-        b = t.encode("utf-8", "surrogatepass")
-        h.update(len(b).to_bytes(8, "little"))
-        h.update(b)
-    return int.from_bytes(h.digest()[:8], "little") % len(texts)
+    return int.from_bytes(group_digest(texts, seed)[:8], "little") % len(texts)
 
 
 def brpo_rewards(wins: dict[int, tuple[bool, bool]], group_size: int, *, tie_reward: float = -1.0,

@@ -22,7 +22,7 @@ import re
 from typing import Any, Iterable
 
 from rlvr.verifiers.base import Verdict
-from rlvr.verifiers.extract import boxed_spans, strip_answer
+from rlvr.verifiers.extract import boxed_regions, strip_answer, strip_echoes
 from rlvr.verifiers.math import MAX_ANSWER_CHARS
 
 METRIC_PREFIX = "partial/"
@@ -74,10 +74,9 @@ def boxed_answers(completion: str) -> list[tuple[str, str | None]]:
     """(content, marker before it or None) of every complete box, in order; an unclosed box
     and what follows it are ignored."""
     out, prev_end = [], 0
-    for content, end in boxed_spans(completion):
+    for start, content, end in boxed_regions(completion):
         if content is None:
             break
-        start = completion.rfind("\\", prev_end, end - len(content) - 1)  # the box's backslash
         label = None
         for m in _LABEL.finditer(completion, prev_end, max(prev_end, start)):
             label = m.group("paren") or m.group("word") or m.group("line")
@@ -141,6 +140,8 @@ class PartialVerifier:
         parts = reference_parts(reference, self.separator)
         names = [n for n, _ in parts]
         K = len(parts)
+        meta = meta or {}  # boxes copied from the prompt (e.g. its "in its own \\boxed{}" hint) are not answers
+        completion, _ = strip_echoes(completion, str(meta.get("context") or meta.get("prompt") or ""))
         boxes = boxed_answers(completion)
         if len(boxes) > K:
             return Verdict(0.0, {"reason": "too_many_answers", "parts": [False] * K, "boxes": len(boxes)})

@@ -12,11 +12,10 @@ resumed run gets the same rewards, and a draw does not depend on which worker ma
 """
 from __future__ import annotations
 
-import hashlib
 import random
 from typing import Any
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import Verdict, group_digest
 
 
 class RandomVerifier:
@@ -33,13 +32,8 @@ class RandomVerifier:
         self.seed = seed
 
     def _rng(self, completions: list[str], metas: list[dict]) -> random.Random:
-        h = hashlib.sha256(str(self.seed).encode())
-        for text, meta in zip(completions, metas):
-            h.update(str(meta.get("prompt", "")).encode("utf-8", "surrogatepass"))
-            h.update(b"\0")
-            h.update(text.encode("utf-8", "surrogatepass"))
-            h.update(b"\1")
-        return random.Random(h.digest())
+        texts = [t for text, meta in zip(completions, metas) for t in (str(meta.get("prompt", "")), text)]
+        return random.Random(group_digest(texts, self.seed))
 
     def batch(self, completions: list[str], references: list[Any], metas: list[dict]) -> list[Verdict]:
         rng = self._rng(completions, metas)

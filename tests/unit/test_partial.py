@@ -141,3 +141,14 @@ def test_multipart_too_few_distinct_problems():
     # operands 0..0 with + give one problem only: three distinct parts cannot be drawn
     with pytest.raises(ValueError, match="distinct"):
         MultipartTask(seed=0, min_parts=3, max_parts=3, min_operand=0, max_operand=0, ops=["+"])[0]
+
+
+def test_a_copied_format_hint_is_not_an_answer():
+    # the multipart prompt ends with "Answer each part in its own \boxed{} in order."; a policy
+    # that repeats it writes an empty box. Without the echo guard that box is a third answer to a
+    # two-part question: too_many_answers, reward 0. With it, both real answers count: 2/2.
+    prompt = "(a) What is 1 + 2?\n(b) What is 5 - 4?\nAnswer each part in its own \\boxed{} in order."
+    completion = "Answer each part in its own \\boxed{} in order. (a) \\boxed{3} (b) \\boxed{1}"
+    meta = {"prompt": prompt, "context": "Solve it.\n\n" + prompt}
+    assert get("partial")(completion, ["3", "1"], meta).reward == 1.0
+    assert get("partial")(completion, ["3", "1"], {}).info["reason"] == "too_many_answers"
