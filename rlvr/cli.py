@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import textwrap
@@ -82,16 +83,39 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _eval_ks(args: argparse.Namespace) -> list[int]:
+    """The k's of `--k`, with every numeric flag checked before the model loads."""
+    from rlvr.configtools import ConfigError
+
+    try:
+        ks = [int(k) for k in args.k.split(",") if k.strip()] if args.k else []
+    except ValueError:
+        raise ConfigError(f"bad value {args.k!r} for '--k'; expected positive integers such as 1,4,8") from None
+    if any(k < 1 for k in ks):
+        raise ConfigError(f"bad value {args.k!r} for '--k'; every k must be at least 1")
+    if args.n and ks and args.n < max(ks):
+        raise ConfigError(f"'--n' ({args.n}) must be at least the largest k ({max(ks)}): pass@k needs n ≥ k samples")
+    for flag, value, low in (("--n", args.n, 0), ("--size", args.size, 0), ("--max-new-tokens", args.max_new_tokens, 0),
+                             ("--batch-size", args.batch_size, 1), ("--threads", args.threads, 0)):
+        if value < low:
+            raise ConfigError(f"bad value {value} for '{flag}'; must be at least {low}")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ConfigError(f"bad value {args.temperature} for '--temperature'; must be a finite number ≥ 0")
+    return ks
+
+
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from rlvr.config import load_config
-    from rlvr.data import eval_samples, prompt_context, prompt_ids
+    from rlvr.data import eval_samples, prompt_context
+    from rlvr.data.fit import PromptFitter, model_context
     from rlvr.eval import evaluate
     from rlvr.models import load_policy
     from rlvr.rollout.hf import HFEngine
     from rlvr.verifiers.reward import build_reward_function
 
+    ks = _eval_ks(args)
     config = args.config
     if config is None:  # a checkpoint inside a run folder: use that run's prompt format
         guess = Path(args.model).parent.parent / "config.yaml"
@@ -102,18 +126,19 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = load_config(config, over)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ks = [int(k) for k in args.k.split(",") if k.strip()] if args.k else []
+    samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
+    if not samples:
+        raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
     _quiet_transformers()
     model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
     engine = HFEngine(model, tokenizer, dtype=args.dtype or cfg.rollout.dtype, batch_size=args.batch_size,
                       seed=args.seed)
-    samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
-    if not samples:
-        raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
+    max_new_tokens = args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
+    render = PromptFitter(tokenizer, cfg.data, context=model_context(model), max_new_tokens=max_new_tokens)
+    render.check(samples, "evaluation")
     reward = build_reward_function(cfg)
     try:
-        res = evaluate(engine, samples, lambda s: prompt_ids(tokenizer, s, cfg.data), reward,
-                       max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens,
+        res = evaluate(engine, samples, render, reward, max_new_tokens=max_new_tokens,
                        ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=True,
                        context=lambda s: prompt_context(s, cfg.data))
     finally:
@@ -276,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     from rlvr.configtools import ConfigError
     from rlvr.data import DataError
     from rlvr.models import ModelNotFound
-    from rlvr.train import RunExists
+    from rlvr.runfiles import RunFolderError
+    from rlvr.update import NonFiniteError
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -302,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args, parser)
         if args.command == "label":
             return _label(args, extra)
-    except (ConfigError, DataError, ModelNotFound, RunExists) as e:
+    except (ConfigError, DataError, ModelNotFound, RunFolderError, NonFiniteError) as e:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

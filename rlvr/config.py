@@ -157,6 +157,10 @@ class DataConfig:
     """Worked examples placed before the question as earlier chat turns."""
     shuffle: bool = True
     """Shuffle file-based training data every epoch (seeded)."""
+    truncate: Literal["error", "left"] = "error"
+    """A prompt that leaves no room for `max_new_tokens` in the model's context: `error` stops
+    the run before the first step, naming the row; `left` keeps its last tokens (counted in
+    the metric `data/truncated_prompts`)."""
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     """Options of the procedural arithmetic task."""
     derivations: DerivationsConfig = field(default_factory=DerivationsConfig)
@@ -456,8 +460,9 @@ def _defaults() -> dict:
 
 
 def save_config(cfg: Config, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(to_plain(cfg), fh, sort_keys=False, allow_unicode=True)
+    """Write the resolved config atomically: a kill mid-write leaves the old file whole."""
+    from rlvr.runfiles import atomic_write_text
+    atomic_write_text(path, config_to_yaml(cfg))
 
 
 def config_to_yaml(cfg: Config) -> str:

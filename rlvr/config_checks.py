@@ -114,15 +114,31 @@ def validate(cfg: Config) -> None:
               "eval.size": cfg.eval.size, "eval.every": cfg.eval.every,
               "optim.warmup_steps": cfg.optim.warmup_steps, "optim.grad_clip": cfg.optim.grad_clip,
               "rollout.temperature": cfg.rollout.temperature, "rollout.top_k": cfg.rollout.top_k,
-              "algo.kl_coef": cfg.algo.kl_coef, "reward.timeout_s": cfg.reward.timeout_s,
+              "algo.kl_coef": cfg.algo.kl_coef, "run.threads": cfg.run.threads,
               "algo.mini_batch_size": cfg.algo.mini_batch_size, "model.lora.rank": cfg.model.lora.rank,
               "algo.mini_batches": cfg.algo.mini_batches, "algo.entropy_coef": cfg.algo.entropy_coef,
               "algo.pg_coef": cfg.algo.pg_coef, "data.train_limit": cfg.data.train_limit,
-              "reward.overlong_buffer": cfg.reward.overlong_buffer, "critic.lr": cfg.critic.lr,
-              "critic.value_clip": cfg.critic.value_clip, "jepo.beta_sup": cfg.jepo.beta_sup}
+              "reward.overlong_buffer": cfg.reward.overlong_buffer, "eval.max_new_tokens": cfg.eval.max_new_tokens,
+              "critic.value_clip": cfg.critic.value_clip, "jepo.beta_sup": cfg.jepo.beta_sup,
+              "optim.weight_decay": cfg.optim.weight_decay, "reward.overlong_penalty": cfg.reward.overlong_penalty}
     for key, value in nonneg.items():
         if value < 0:
             raise ConfigError(f"bad value {value!r} for '{key}'; must be at least 0")
+    above_zero = {"optim.lr": cfg.optim.lr, "critic.lr": cfg.critic.lr, "reward.timeout_s": cfg.reward.timeout_s,
+                  "model.lora.alpha": cfg.model.lora.alpha}
+    for key, value in above_zero.items():
+        if not value > 0:
+            raise ConfigError(f"bad value {value!r} for '{key}'; must be greater than 0")
+    if not all(0 <= b < 1 for b in cfg.optim.betas):
+        raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; each must be in [0, 1)")
+    if not 0 <= cfg.model.lora.dropout < 1:
+        raise ConfigError(f"bad value {cfg.model.lora.dropout!r} for 'model.lora.dropout'; must be in [0, 1)")
+    if G < 2 and getattr(advantages[a.advantage], "group_relative", False):
+        raise ConfigError(f"'rollout.group_size' is {G}, but 'algo.advantage' {a.advantage} compares the "
+                          "completions of a group: every advantage would be 0. Use group_size ≥ 2, or an "
+                          "advantage that needs no group (" + ", ".join(
+                              n for n in sorted(advantages) if not getattr(advantages[n], "group_relative", False))
+                          + ")")
     if not 0 < cfg.rollout.top_p <= 1:
         raise ConfigError(f"bad value {cfg.rollout.top_p!r} for 'rollout.top_p'; must be in (0, 1]")
     if len(cfg.optim.betas) != 2:

@@ -9,6 +9,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import math
 import textwrap
 import types
 import typing
@@ -99,6 +100,7 @@ def coerce(tp: Any, value: Any, key: str) -> Any:
             return value
         return build(tp, value, key + ".")
     if tp is Any:
+        _refuse_nan(value, key)
         return value
     if origin is Literal:
         if value not in args:
@@ -147,14 +149,30 @@ def coerce(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"bad value {value!r} for '{key}'; expected a number")
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"bad value {value!r} for '{key}'; expected a number") from None
+        if not math.isfinite(number):  # NaN or ±inf trains to NaN weights or never times out
+            raise ConfigError(f"bad value {value!r} for '{key}'; expected a finite number")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"bad value {value!r} for '{key}'; expected a string")
         return value
     raise TypeError(f"config type {tp} of '{key}' is not supported")  # schema bug, not user input
+
+
+def _refuse_nan(value: Any, key: str) -> None:
+    """Free-form values (a function's keyword arguments) may be ±inf (no cap, no clip) but
+    never NaN, which compares false with everything and turns every result into NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"bad value nan for '{key}'; expected a number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nan(v, f"{key}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _refuse_nan(v, f"{key}[{i}]")
 
 
 # ---------------------------------------------------------------------------- layering
@@ -180,16 +198,42 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping: PyYAML lets the last one win
+    silently, so a duplicated section would drop the first one's settings."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1}); merge the two", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str) -> dict:
+    """A config file's top-level mapping. A missing, empty or unreadable file, a folder,
+    invalid YAML or a duplicated key is a `ConfigError` naming the file — never the defaults."""
+    if Path(path).is_dir():
+        raise ConfigError(f"{path} is a folder; give a YAML config file")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config: {e.strerror}") from None
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 — a SafeLoader
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path} is empty (a config lists at least one section, e.g. `run: {{steps: 10}}`)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return data

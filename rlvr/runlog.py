@@ -2,7 +2,9 @@
 TensorBoard events, `samples.jsonl`, `reward.png` and `report.md`.
 
 On resume, lines written after the checkpoint being resumed are dropped, so the files
-read as if the run had never stopped.
+read as if the run had never stopped; so is a last line cut by a kill or a full disk
+(mid-row or mid-UTF-8 character). The truncated file replaces the old one atomically, and
+the rewritten files (`reward.png`, `report.md`) are written to a temporary file and renamed.
 """
 from __future__ import annotations
 
@@ -10,20 +12,36 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from rlvr.runfiles import atomic_write, atomic_write_bytes, atomic_write_text
 
 
-def _truncate_jsonl(path: Path, last_step: int) -> None:
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+def _rows(raw: bytes) -> Iterator[tuple[bytes, dict | None]]:
+    """(line, parsed row or None when the line is not a whole JSON object in UTF-8)."""
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
         try:
-            if json.loads(line).get("step", 0) <= last_step:
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the kill
-    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            row = None
+        yield line, row if isinstance(row, dict) else None
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> int:
+    """Keep the rows of steps up to `last_step`; returns how many unreadable lines (cut by a
+    kill or a full disk) were dropped."""
+    if not path.is_file():
+        return 0
+    kept, cut = [], 0
+    for line, row in _rows(path.read_bytes()):
+        if row is None:
+            cut += 1
+        elif row.get("step", 0) <= last_step:
+            kept.append(line + b"\n")
+    atomic_write_bytes(path, b"".join(kept))
+    return cut
 
 
 def _moving_average(values: list, window: int) -> list:
@@ -51,8 +69,8 @@ class RunLog:
         for path in (self.metrics_path, self.samples_path):
             if resume_step is None:
                 path.unlink(missing_ok=True)
-            else:
-                _truncate_jsonl(path, resume_step)
+            elif cut := _truncate_jsonl(path, resume_step):
+                print(f"{path.name}: dropped {cut} unreadable line(s) cut by the interruption", flush=True)
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -80,7 +98,7 @@ class RunLog:
     def history(self) -> list[dict]:
         if not self.metrics_path.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_path.read_text(encoding="utf-8").splitlines() if line]
+        return [row for _, row in _rows(self.metrics_path.read_bytes()) if row is not None]
 
     def plot(self, after: tuple[int, float] | None = None) -> Path | None:
         """`reward.png`: reward and accuracy per step, held-out accuracy where evaluated
@@ -114,7 +132,7 @@ class RunLog:
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
         out = self.dir / "reward.png"
-        fig.savefig(out)
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
         plt.close(fig)
         return out
 
@@ -165,6 +183,4 @@ def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, 
     if checkpoint:
         lines.append(f"- `{checkpoint}`: final weights (`AutoModelForCausalLM.from_pretrained`)")
     lines += ["", "## Resolved config", "", "```yaml", config_yaml.rstrip(), "```", ""]
-    out = run_dir / "report.md"
-    out.write_text("\n".join(lines), encoding="utf-8")
-    return out
+    return atomic_write_text(run_dir / "report.md", "\n".join(lines))

@@ -32,39 +32,73 @@ from rlvr.algos.gae import TOKEN_ADVANTAGES
 from rlvr.algos.jepo import jepo_answer_weights, jepo_evidence
 from rlvr.answer_likelihood import jepo_batch, score_answers
 from rlvr.batching import collate, score
-from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint, remove_partial_checkpoints,
-                             rng_state, save_checkpoint, set_rng_state)
+from rlvr.checkpoint import (checkpoint_dirs, latest_checkpoint, load_checkpoint, newest_good_checkpoint,
+                             remove_partial_checkpoints, rng_state, save_checkpoint, set_rng_state)
 from rlvr.collect import Collected, collect
 from rlvr.config import Config, config_to_yaml, save_config
 from rlvr.critic import ValueModel, score_values
-from rlvr.data import PromptStream, eval_samples, prompt_context, prompt_ids
+from rlvr.data import PromptStream, eval_samples, prompt_context
+from rlvr.data.fit import PromptFitter, model_context
 from rlvr.eval import evaluate
+from rlvr.health import RunHealth
 from rlvr.models import load_policy
 from rlvr.rollout.hf import HFEngine
+from rlvr.runfiles import (DiskFull, NotAFolder, RunExists, RunLock, RunLocked, atomic_write_text,
+                           disk_full_reported_once, is_disk_full)
 from rlvr.runlog import RunLog, write_report
 from rlvr.self_verify import SelfVerification
-from rlvr.update import (DifficultyHistory, add_kl_to_go, critic_update, policy_update, sequence_advantages,
-                         token_advantages)
+from rlvr.update import (DifficultyHistory, NonFiniteError, add_kl_to_go, check_finite, critic_update,
+                         policy_update, sequence_advantages, token_advantages)
 from rlvr.verifiers.reward import build_reward_function
 
-__all__ = ["RunExists", "build_policy", "policy_update", "run_dir_of", "train"]
+__all__ = ["RunExists", "build_policy", "claim_run_dir", "policy_update", "run_dir_of", "train"]
 
 
-class RunExists(RuntimeError):
-    """The run folder already holds checkpoints of another run."""
+def _candidates(cfg: Config):
+    if cfg.run.out:
+        yield Path(cfg.run.out)
+        return
+    base, n = Path("runs") / cfg.run.name, 1
+    yield base
+    while True:
+        n += 1
+        yield base.with_name(f"{base.name}-{n}")
 
 
 def run_dir_of(cfg: Config) -> Path:
     """`run.out`, or `runs/<name>` — then `runs/<name>-2`, `-3`... if that already holds a run,
     so that running the same preset twice never collides."""
-    if cfg.run.out:
-        return Path(cfg.run.out)
-    base = Path("runs") / cfg.run.name
-    candidate, n = base, 1
-    while checkpoint_dirs(candidate):
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    return next(c for c in _candidates(cfg) if cfg.run.out or not checkpoint_dirs(c))
+
+
+def claim_run_dir(cfg: Config, *, resume: bool = False) -> tuple[Path, RunLock]:
+    """The run folder (as `run_dir_of` picks it), created and locked for this process. Without
+    `run.out`, a folder that holds checkpoints or that another live run holds is passed over
+    for the next name; with it, either is an error (`RunExists`, `RunLocked`) — unless
+    resuming, which needs the checkpoints."""
+    for candidate in _candidates(cfg):
+        if candidate.exists() and not candidate.is_dir():
+            raise NotAFolder(f"the run folder {candidate} is a file; give --out a folder")
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NotAFolder(f"cannot create the run folder {candidate}: {e.strerror}") from None
+        lock = RunLock(candidate)
+        try:
+            lock.acquire()
+        except RunLocked:
+            if cfg.run.out:
+                raise
+            continue
+        if resume or not checkpoint_dirs(candidate):
+            for stale in candidate.glob(".*.tmp"):  # a killed run's half-written file; we hold the lock
+                stale.unlink(missing_ok=True)
+            return candidate, lock
+        lock.release()
+        if cfg.run.out:
+            raise RunExists(f"{candidate} already holds checkpoints; resume it with `rlvr train --resume "
+                            f"{candidate}` or choose another folder with --out")
+    raise AssertionError("unreachable: the candidates never end")
 
 
 def build_policy(cfg: Config):
@@ -108,18 +142,50 @@ def _sample_rows(got: Collected, rewards: torch.Tensor, advantages: torch.Tensor
 
 
 def train(cfg: Config, *, resume: bool = False) -> dict:
-    """Run (or resume) training as configured; returns the summary also written to report.md."""
-    run_dir = run_dir_of(cfg)
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if not resume and checkpoint_dirs(run_dir):
-        raise RunExists(f"{run_dir} already holds checkpoints; resume it with `rlvr train --resume "
-                        f"{run_dir}` or choose another folder with --out")
-    if resume and ckpt is None:
-        print(f"no complete checkpoint in {run_dir}: starting from the beginning")
+    """Run (or resume) training as configured; returns the summary also written to report.md.
+    The run folder stays locked until this returns."""
+    run_dir, lock = claim_run_dir(cfg, resume=resume)
+    try:
+        with disk_full_reported_once():
+            return _resume_and_train(cfg, run_dir, resume)
+    except NonFiniteError as e:
+        good, _ = newest_good_checkpoint(run_dir, set_aside=False)
+        raise NonFiniteError(f"{e}; the run stopped and saved nothing more. The newest good checkpoint is "
+                             f"{good.name if good else 'none'}") from None
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        good, _ = newest_good_checkpoint(run_dir, set_aside=False)
+        where = f" ({e.filename})" if e.filename else ""
+        raise DiskFull(f"the disk is full: writing the files of {run_dir} failed{where}: {e.strerror}; the newest "
+                       f"good checkpoint is {good.name if good else 'none'}. Free some space, then `rlvr train "
+                       f"--resume {run_dir}` continues exactly from it") from e
+    finally:
+        lock.release()
+
+
+def _resume_and_train(cfg: Config, run_dir: Path, resume: bool) -> dict:
+    ckpt = None
     if resume:
         remove_partial_checkpoints(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt, notes = newest_good_checkpoint(run_dir)
+        for note in notes:
+            print(f"checkpoint check: {note}", flush=True)
+        if ckpt is None and notes:
+            raise RunExists(f"no checkpoint of {run_dir} verifies ({'; '.join(notes)}); nothing to resume "
+                            "from — start a new run with another --out")
+        if ckpt is None:
+            print(f"no complete checkpoint in {run_dir}: starting from the beginning")
+        elif notes:
+            print(f"falling back to {ckpt.name}, the newest checkpoint that verifies", flush=True)
+    return _train(cfg, run_dir, ckpt)
+
+
+def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
     save_config(cfg, str(run_dir / "config.yaml"))
+    stream = PromptStream(cfg.data, cfg.run.seed)  # a bad data file fails before the model loads
+    held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
+    eval_tokens = cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     random.seed(cfg.run.seed)
@@ -144,8 +210,13 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
     warmup = o.warmup_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
-    stream = PromptStream(cfg.data, cfg.run.seed)
+    # every file row must fit the context with room for the completion (or is cut, if asked)
+    render = PromptFitter(tokenizer, cfg.data, context=model_context(model),
+                          max_new_tokens=max(cfg.rollout.max_new_tokens, eval_tokens))
+    render.check(stream.rows or [], "training")
+    render.check(held_out, "held-out")
     history = DifficultyHistory()
+    health = RunHealth()
     reward_fn = build_reward_function(cfg)
     self_verify = SelfVerification(cfg, tokenizer) if cfg.self_verify.enabled else None  # RISE's task
     try:
@@ -165,10 +236,6 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
             start, before = state["step"], state.get("eval_before")
             print(f"resuming {run_dir} from {ckpt.name}")
         log = RunLog(run_dir, resume_step=start if ckpt is not None else None)
-
-        render = partial(prompt_ids, tokenizer, cfg=cfg.data)
-        held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
-        eval_tokens = cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
 
         def held_out_eval(label: str) -> dict:
             t = time.time()
@@ -198,6 +265,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                 got = self_verify.extend(got, engine)
             t_gen = time.time() - t0  # generation and rewards
             metrics = dict(got.metrics)
+            if cfg.data.truncate == "left":
+                metrics["data/truncated_prompts"], render.truncated = float(render.truncated), 0
             advantages = rewards = torch.zeros(0)
             if got.samples:
                 # 4. the batch; JEPO continues each chain of thought with the reference answer
@@ -256,6 +325,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
             if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and held_out:
                 metrics.update(_eval_metrics(held_out_eval(f"at step {step}")))
             log.log(step, metrics)
+            health.check(step, metrics, None if not got.samples or jepo or a.entropy_coef  # those learn at Â = 0
+                         else bool(advantages.eq(0).all()))
             if got.samples:
                 log.samples(step, _sample_rows(got, rewards, advantages, cfg.run.log_samples))
             bar.update(1)
@@ -263,6 +334,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                              "len": f"{metrics['length/mean']:.0f}", "s/step": f"{elapsed:.1f}"})
             # 9. checkpoint
             if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
+                for name, p in model.named_parameters():  # never write a NaN checkpoint
+                    check_finite(step, f"largest |value| of the weight {name}", float(p.detach().abs().max()))
                 extra = {"critic": critic.state_dict(), "critic_optimizer": critic_opt.state_dict()} if critic else {}
                 save_checkpoint(run_dir, step, model, tokenizer, {
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -287,8 +360,8 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
 
 def _finish(log: RunLog, run_dir: Path, cfg: Config, summary: dict) -> None:
     history = log.history()
-    (run_dir / "eval.json").write_text(json.dumps(
-        {"before": summary["eval_before"], "after": summary["eval_after"]}, indent=2), encoding="utf-8")
+    atomic_write_text(run_dir / "eval.json", json.dumps(
+        {"before": summary["eval_before"], "after": summary["eval_after"]}, indent=2))
     log.plot(after=(cfg.run.steps, summary["eval_after"]["accuracy"]) if summary["eval_after"] else None)
     log.close()
     ckpt = summary["final_checkpoint"]

@@ -15,6 +15,9 @@ class Sample:
     """The reference the verifier checks against."""
     meta: dict = field(default_factory=dict)
     """Anything else of the row (id, source, difficulty...), passed to the verifier."""
+    where: str = field(default="", compare=False)
+    """Where the row came from (`file.jsonl:12`), for error messages; empty for generated rows.
+    Provenance, not content: two samples with the same prompt, answer and meta are equal."""
 
 
 @dataclass

@@ -31,6 +31,17 @@ from rlvr.critic import completion_values
 from rlvr.config import Config, mini_batch_size
 
 
+class NonFiniteError(RuntimeError):
+    """A loss or gradient became NaN or infinite: the run stops before the optimizer step, so
+    no NaN reaches the weights or a checkpoint (issue 9 item 8)."""
+
+
+def check_finite(step: int, what: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteError(f"step {step}: the {what} is {value}; the optimizer step was not taken and the "
+                             "weights are unchanged by it (lower optim.lr, or check the rewards and data)")
+
+
 # ---------------------------------------------------------------------------- advantages
 class DifficultyHistory:
     """Mean rewards of the prompts seen so far, for adaptive-difficulty GFPO's quartiles
@@ -131,6 +142,7 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: Tensor, *, 
             rows_to_run = mb[active[mb]] if skip_zero else mb
             optimizer.zero_grad(set_to_none=True)
             trained += len(rows_to_run)
+            mini_loss = 0.0
             for rows in rows_to_run.split(o.micro_batch_size) if len(rows_to_run) else ():
                 logp, entropy = completion_logprobs(model, batch, rows, **opts,
                                                     with_entropy="grad" if a.entropy_coef else True)
@@ -155,13 +167,16 @@ def policy_update(model, ref_model, batch: RolloutBatch, advantages: Tensor, *, 
                     m["jepo/supervised_loss"] = sup.detach()
                 loss.backward()
                 tokens = float(m_rows.sum())
-                loss_sum += float(loss.detach())  # micro-batch losses add up to the mini-batch's
+                mini_loss += float(loss.detach())  # micro-batch losses add up to the mini-batch's
                 for k, v in m.items():
                     tally.add(k, float(v), tokens)
             for p in params:  # a skipped row is a zero gradient; Adam must still see a zero
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else math.inf)
+            check_finite(step, "policy loss", mini_loss)
+            check_finite(step, "policy gradient norm", float(grad_norm))
+            loss_sum += mini_loss
             tally.add("grad_norm", float(grad_norm), 1.0)
             tally.last["lr"] = scheduler.get_last_lr()[0]
             optimizer.step()
@@ -193,6 +208,7 @@ def critic_update(critic, batch: RolloutBatch, returns: Tensor, old_values: Tens
                 for k, v in {**m, "value/loss": loss.detach()}.items():
                     tally.add(k, float(v), float(mask[rows].sum()))
             grad_norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else math.inf)
+            check_finite(step, "value gradient norm", float(grad_norm))
             tally.add("value/grad_norm", float(grad_norm), 1.0)
             optimizer.step()
     return tally.result()

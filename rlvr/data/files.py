@@ -23,8 +23,15 @@ def _to_sample(row: Any, where: str, prompt_field: str, answer_field: str) -> Sa
         if name not in row:
             raise DataError(f"{where}: missing field '{name}' (fields present: "
                             f"{', '.join(map(str, row)) or 'none'})")
+    bad = _lone_surrogate(row)
+    if bad is not None:
+        raise DataError(f"{where}: field '{bad}' holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff "
+                        "escape), which is not text and cannot be tokenized")
     prompt = row[prompt_field]
     if isinstance(prompt, list):
+        if not prompt:
+            raise DataError(f"{where}: field '{prompt_field}' is an empty list; give the question as a string or "
+                            "a non-empty list of chat messages")
         for m in prompt:
             if not (isinstance(m, dict) and isinstance(m.get("role"), str)
                     and isinstance(m.get("content"), str)):
@@ -37,7 +44,27 @@ def _to_sample(row: Any, where: str, prompt_field: str, answer_field: str) -> Sa
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         raise DataError(f"{where}: field '{answer_field}' is empty")
     meta = {k: v for k, v in row.items() if k not in (prompt_field, answer_field)}
-    return Sample(prompt=prompt, answer=answer, meta=meta)
+    return Sample(prompt=prompt, answer=answer, meta=meta, where=where)
+
+
+def _lone_surrogate(value: Any, key: str = "") -> str | None:
+    """The key path of the first string holding an unpaired surrogate, or None. JSON allows
+    `"\\ud800"`, Python reads it into a str that cannot be encoded, and the tokenizer or a
+    verifier would crash on it mid-run."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return key or "(value)"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if (found := _lone_surrogate(k, f"{key}.{k}".lstrip(".")) or _lone_surrogate(v, f"{key}.{k}".lstrip("."))):
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if (found := _lone_surrogate(v, f"{key}[{i}]")):
+                return found
+    return None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

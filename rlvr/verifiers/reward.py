@@ -129,6 +129,8 @@ class RewardFunction:
         timeouts = sum(1 for d in verdicts for v in d.values() if v.info.get("error") == "timeout")
         metrics["reward/errors"] = float(errors)
         metrics["reward/timeouts"] = float(timeouts)
+        # completions whose reward is missing a part: some verifier failed or ran out of time
+        metrics["reward/failed_frac"] = sum(any("error" in v.info for v in d.values()) for d in verdicts) / n
         return metrics
 
     def close(self) -> None:

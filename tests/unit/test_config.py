@@ -116,3 +116,61 @@ def test_every_algo_preset_builds_on_the_tiny_config(tiny_config_path):
             "ppo", "jepo", "one_shot", "entropy_only"} <= names
     for name in names:
         load_config(tiny_config_path, algo=name)
+
+
+# ---------------------------------------------------------------------------- issue 9 items 8, 9, 11
+@pytest.mark.parametrize("override, must_mention", [
+    ("--optim.lr=.inf", ["optim.lr", "finite"]),          # trained to all-NaN weights, exit 0
+    ("--optim.lr=.nan", ["optim.lr", "finite"]),
+    ("--optim.lr=nan", ["optim.lr", "finite"]),            # spelled as text: float('nan') still NaN
+    ("--reward.verifiers=[{name: math, weight: .nan}]", ["reward.verifiers[0].weight", "finite"]),
+    ("--reward.timeout_s=.nan", ["reward.timeout_s", "finite"]),   # the pool never timed out: a hang
+    ("--rollout.temperature=.nan", ["rollout.temperature", "finite"]),
+    ("--algo.loss_args={clip_low: .nan}", ["algo.loss_args.clip_low", "nan"]),
+    ("--optim.lr=-1", ["optim.lr", "greater than 0"]),
+    ("--optim.lr=0", ["optim.lr", "greater than 0"]),
+    ("--optim.betas=[2, 3]", ["optim.betas", "[0, 1)"]),
+    ("--optim.weight_decay=-0.1", ["optim.weight_decay", "at least 0"]),
+    ("--run.threads=-1", ["run.threads", "at least 0"]),
+    ("--reward.timeout_s=0", ["reward.timeout_s", "greater than 0"]),  # every call timed out, 7× slower
+    ("--critic.lr=0", ["critic.lr", "greater than 0"]),
+    ("--model.lora.dropout=1", ["model.lora.dropout", "[0, 1)"]),
+    ("--rollout.group_size=1", ["rollout.group_size", "grpo", "reinforce_pp"]),  # all-zero advantages
+    (["--rollout.group_size=1", "--algo.advantage=rloo"], ["rollout.group_size", "rloo"]),
+])
+def test_settings_that_cannot_learn_are_refused(override, must_mention):
+    """Issue 9: these trained silently (NaN weights, hangs, all-zero advantages)."""
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [override] if isinstance(override, str) else override)
+    for text in must_mention:
+        assert text in str(e.value), (text, str(e.value))
+    assert "\n" not in str(e.value)  # one line
+
+
+def test_group_of_one_is_fine_without_a_group_baseline():
+    cfg = load_config(None, ["--rollout.group_size=1", "--algo.advantage=reinforce_pp"])
+    assert cfg.rollout.group_size == 1
+    assert load_config(None, ["--algo.loss_args={clip_high: .inf}"]).algo.loss_args["clip_high"] == float("inf")
+
+
+def test_empty_duplicated_or_folder_configs_are_errors(tmp_path):
+    """Issue 9 items 1 and 11: an empty file read as {} (the defaults, silently); a section
+    given twice kept only the last one; a folder raised IsADirectoryError."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_config(str(empty))
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("run:\n  steps: 3\noptim:\n  lr: 1.0e-5\nrun:\n  seed: 4\n")
+    with pytest.raises(ConfigError, match=r"'run' appears twice \(lines 1 and 5\)"):
+        load_config(str(twice))
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("optim:\n  lr: 1.0e-5\n  lr: 2.0e-5\n")
+    with pytest.raises(ConfigError, match="'lr' appears twice"):
+        load_config(str(nested))
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(str(tmp_path))
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"run:\n  name: \xff\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load_config(str(binary))

@@ -28,6 +28,10 @@ def test_jsonl_rows_and_custom_fields(tmp_path):
     ('{"prompt": "x"}', "missing field 'answer'"),
     ('{"prompt": "", "answer": 1}', "non-empty string"),
     ('{"prompt": "x", "answer": ""}', "'answer' is empty"),
+    # issue 9 item 11: these passed loading and crashed later, inside the tokenizer or the template
+    ('{"prompt": "2+2=\\ud800?", "answer": 4}', "field 'prompt' holds a lone UTF-16 surrogate"),
+    ('{"prompt": [{"role": "user", "content": "\\udc00"}], "answer": 4}', "'prompt[0].content' holds a lone"),
+    ('{"prompt": [], "answer": 4}', "'prompt' is an empty list"),
     ('[1, 2]', "expected a JSON object"),
     ('{"prompt": [{"role": 1}], "answer": 1}', "chat messages"),
 ])
