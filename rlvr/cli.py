@@ -107,7 +107,9 @@ def _eval_ks(args: argparse.Namespace) -> list[int]:
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
+    from rlvr.checkpoint import MANIFEST, verify_checkpoint
     from rlvr.config import load_config
+    from rlvr.configtools import ConfigError
     from rlvr.data import eval_samples, prompt_context
     from rlvr.data.fit import PromptFitter, model_context
     from rlvr.eval import evaluate
@@ -129,6 +131,8 @@ def _eval(args: argparse.Namespace) -> int:
     samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
     if not samples:
         raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
+    if (Path(args.model) / MANIFEST).is_file() and (problem := verify_checkpoint(args.model)):
+        raise ConfigError(f"the checkpoint {args.model} is damaged: {problem}")
     _quiet_transformers()
     model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
     engine = HFEngine(model, tokenizer, dtype=args.dtype or cfg.rollout.dtype, batch_size=args.batch_size,
@@ -148,7 +152,8 @@ def _eval(args: argparse.Namespace) -> int:
     for k, v in res.pass_at.items():
         print(f"pass@{k}: {v:.1%}  (unbiased, n={res.n} samples per problem, temperature {args.temperature})")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, **res.as_dict(examples=True)}, indent=2))
+        from rlvr.runfiles import atomic_write_text
+        atomic_write_text(args.json, json.dumps({"model": args.model, **res.as_dict(examples=True)}, indent=2))
     return 0
 
 

@@ -116,7 +116,8 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     import torch
 
     from rlvr.checkpoint import latest_checkpoint
-    from rlvr.data import PromptStream, prompt_context, prompt_ids
+    from rlvr.data import PromptStream, prompt_context
+    from rlvr.data.fit import PromptFitter, model_context
     from rlvr.models import load_policy
     from rlvr.rollout.hf import HFEngine
 
@@ -136,11 +137,13 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     engine = HFEngine(model, tokenizer, dtype=cfg.rollout.dtype, batch_size=cfg.rollout.batch_size, seed=seed)
     sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k, seed=seed)
+    render = PromptFitter(tokenizer, cfg.data, context=model_context(model), max_new_tokens=cfg.rollout.max_new_tokens)
+    render.check(rows_in, "training")
     voter = RewardFunction([("majority", 1.0, voter_options(cfg.reward.verifiers))],
                            workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s)
     try:
         with torch.no_grad():
-            rows = vote_labels(engine, rows_in, lambda s: prompt_ids(tokenizer, s, cfg.data), voter, n=n,
+            rows = vote_labels(engine, rows_in, render, voter, n=n,
                                sampling=sampling, progress=progress, context=lambda s: prompt_context(s, cfg.data))
     finally:
         voter.close()

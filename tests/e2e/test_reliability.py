@@ -58,6 +58,8 @@ def test_damaged_checkpoint_and_cut_logs_resume_exactly(straight, tmp_path, caps
     with open(run / "metrics.jsonl", "ab") as fh:
         fh.write(b'{"step": 11, "reward/me')
     capsys.readouterr()
+    assert main(["eval", "--model", str(weights.parent), "--size", "2"]) == 2  # before the model loads
+    assert "step-10 is damaged: model.safetensors does not match" in _one_line_error(capsys.readouterr().err)
     assert main(["train", "--resume", str(run)]) == 0
     out = capsys.readouterr().out
     assert "step-10 is damaged: model.safetensors does not match its SHA-256" in out
