@@ -229,7 +229,8 @@ def _isolate(cfg):
         os._exit(BLOCKED_EXIT)
     iso["rlimits"] = _rlimits(cfg)
     if table and cfg["kernel_layers"]:
-        iso["landlock"] = _landlock(ctypes, libc, table["landlock"], cfg["work"])
+        if cfg["landlock"]:
+            iso["landlock"] = _landlock(ctypes, libc, table["landlock"], cfg["work"])
         iso["caps"] = int(_drop_caps(ctypes, libc))
         iso["seccomp"] = int(_seccomp(ctypes, libc, table))
     return iso

@@ -131,7 +131,7 @@ def _exited(proc: subprocess.Popen) -> bool:
 def run_python(source: str, stdin: str = "", *, timeout_s: float = 2.0, memory_mb: int = 512,
                max_output_bytes: int = 1 << 20, max_file_bytes: int = 10 << 20,
                max_disk_bytes: int = 64 << 20, asserts: str | None = None, audit_hook: bool = True,
-               kernel_layers: bool = True, namespaces: bool = True) -> RunResult:
+               kernel_layers: bool = True, namespaces: bool = True, landlock: bool = True) -> RunResult:
     """Runs `source` with `stdin` in the sandbox.
 
     `timeout_s`: wall-clock (and CPU) limit of the program, plus `STARTUP_GRACE_S` for the
@@ -140,8 +140,9 @@ def run_python(source: str, stdin: str = "", *, timeout_s: float = 2.0, memory_m
     together; past it the child is killed. `max_file_bytes`: largest file it may write;
     `max_disk_bytes`: all its files together (where the working folder can be a tmpfs).
     `asserts`: test source run after the program in the same namespace, one top-level
-    statement at a time (stdin is then empty). `audit_hook`, `kernel_layers`, `namespaces`:
-    switch layers off — for testing each layer alone, never in training.
+    statement at a time (stdin is then empty). `audit_hook`, `kernel_layers` (Landlock,
+    capabilities, seccomp), `landlock` (Landlock alone), `namespaces`: switch layers off —
+    for testing each layer alone, never in training.
     """
     if not sys.executable:
         raise RuntimeError("the code sandbox needs sys.executable to start a Python child")
@@ -159,7 +160,7 @@ def run_python(source: str, stdin: str = "", *, timeout_s: float = 2.0, memory_m
                "parent_pid": os.getpid(), "cpu_s": max(1, math.ceil(budget)),
                "memory_bytes": int(memory_mb) << 20, "max_file_bytes": int(max_file_bytes),
                "max_disk_bytes": int(max_disk_bytes), "audit": audit_hook,
-               "kernel_layers": kernel_layers, "namespaces": namespaces}
+               "kernel_layers": kernel_layers, "landlock": landlock, "namespaces": namespaces}
         cfg_path = os.path.join(root, "config.json")
         with open(cfg_path, "w", encoding="ascii") as f:
             json.dump(cfg, f)  # ensure_ascii: lone surrogates travel as \\ud800 escapes
