@@ -8,6 +8,8 @@ names the reason, and with the audit hook off, to show that the kernel layers
 import os
 import signal
 import socket
+import struct
+import subprocess
 import threading
 import time
 
@@ -59,6 +61,7 @@ HOSTILE = [
     ("deep recursion", "import sys\nsys.setrecursionlimit(10**9)\nf = lambda n: f(n + 1)\nf(0)", None),
     ("huge file", "with open('big', 'wb') as f:\n    f.write(b'x' * (64 << 20))\nprint('done')", "file_limit"),
     ("sys.exit(0) before printing", "import sys\nsys.exit(0)", "wrong_answer"),
+    ("os._exit(0) before printing", "import os\nos._exit(0)", "wrong_answer"),
 ]
 
 
@@ -237,6 +240,63 @@ def test_the_parent_survives_kill_attempts(layers, how, audit):
     assert r.status != "ok" and "done" not in r.stdout, r
     if audit:
         assert r.reason == "blocked: kill"
+
+
+@pytest.fixture
+def bystander():
+    """A process of the same user that the program has no business signalling."""
+    p = subprocess.Popen(["sleep", "30"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+# fcntl(2) "Managing signals": with an owner set (F_SETOWN, or F_SETOWN_EX with a struct
+# f_owner_ex {F_OWNER_PID = 1, pid}) and O_ASYNC, a write to the pipe makes the kernel send
+# SIGIO to that owner — any process the program's user may signal, any at all as root.
+SIGIO = {
+    "F_SETOWN": "fcntl.fcntl(r, fcntl.F_SETOWN, {pid})",
+    "F_SETOWN_EX": "fcntl.fcntl(r, 15, struct.pack('ii', 1, {pid}))",
+}
+SIGIO_PROGRAM = ("import fcntl, os, struct\nr, w = os.pipe()\n{how}\n"
+                 "fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)\nos.write(w, b'x')\nprint('done')")
+SIGIO_LAYERS = {"all layers": {}, "kernel only": dict(audit_hook=False),
+                "seccomp without Landlock": dict(audit_hook=False, landlock=False)}
+
+
+@pytest.mark.parametrize("how", sorted(SIGIO))
+@pytest.mark.parametrize("switches", sorted(SIGIO_LAYERS))
+def test_sigio_cannot_reach_another_process(layers, bystander, how, switches):
+    """Issue 9, item 7: fcntl(F_SETOWN) + O_ASYNC had the kernel signal a pid of the
+    program's choosing (a same-user process killed, reward 1.0) wherever Landlock ABI < 6
+    (Linux < 6.12) left signals unscoped; seccomp now refuses F_SETOWN/F_SETOWN_EX/F_SETSIG."""
+    if switches != "all layers" and not layers.get("seccomp"):
+        pytest.skip("no seccomp here: only the audit hook (and Landlock ABI >= 6) stop this")
+    program = SIGIO_PROGRAM.format(how=SIGIO[how].format(pid=bystander.pid))
+    r = run_python(program, **SIGIO_LAYERS[switches], **LIMITS)
+    time.sleep(0.1)  # a signal, had one been sent, has arrived
+    assert bystander.poll() is None, r
+    assert r.status != "ok" and "done" not in r.stdout, r
+    if switches == "all layers":
+        assert r.reason == "blocked: kill"
+    else:
+        assert "PermissionError" in r.stderr, r
+
+
+def test_sigio_reaches_a_bystander_when_no_layer_stops_it(bystander):
+    """The check above can fail: with every layer off the kernel delivers the SIGIO."""
+    program = SIGIO_PROGRAM.format(how=SIGIO["F_SETOWN"].format(pid=bystander.pid))
+    run_python(program, audit_hook=False, kernel_layers=False, **LIMITS)
+    assert bystander.wait(2) == -signal.SIGIO
+
+
+def test_setsig_is_refused_without_landlock(layers):
+    """F_SETSIG picks the signal an owner gets (SIGKILL, say): refused with F_SETOWN."""
+    if not layers.get("seccomp"):
+        pytest.skip("no seccomp here")
+    r = run_python("import fcntl, os\nr, w = os.pipe()\nfcntl.fcntl(r, 10, 9)\nprint('done')",
+                   audit_hook=False, landlock=False, **LIMITS)
+    assert "done" not in r.stdout and "PermissionError" in r.stderr, r
 
 
 def test_fork_is_refused_by_the_kernel_too(layers):

@@ -15,12 +15,13 @@ best-effort and reported to the parent, then executes the program:
    installation and system library folders, no TCP (ABI >= 4), no signals to processes
    outside the sandbox (ABI >= 6); landlock(7);
 5. capabilities dropped (matters when run as root); capset(2);
-6. seccomp filter: no fork/clone/exec, no sockets, no ptrace, signals only to itself,
-   no raising of resource limits; seccomp(2), Documentation/userspace-api/seccomp_filter.rst;
+6. seccomp filter: no fork/clone/exec, no sockets, no ptrace, signals only to itself
+   (kill and its kin; no fcntl F_SETOWN, whose SIGIO would reach others), no raising of
+   resource limits; seccomp(2), Documentation/userspace-api/seccomp_filter.rst;
 7. a Python audit hook (PEP 578), which cannot be removed: blocks process creation,
    sockets, ctypes, writes outside the working folder, other processes' /proc entries,
-   signals to other processes, tracing hooks. It is the last line and the one that
-   names the reason ("blocked: socket"); it is not a security boundary on its own.
+   signals to other processes (fcntl F_SETOWN included), tracing hooks. It is the last line
+   and the one that names the reason ("blocked: socket"); it is not a security boundary on its own.
 
 Messages to the parent go to a pipe (fd in CONFIG) as text lines: `I k=v ...` (isolation
 layers), `B <what>` (blocked; the child then exits at once), `C <type>` (the program does
@@ -35,6 +36,9 @@ _CLONE_NEWUSER, _CLONE_NEWNET, _CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP = 1, 38, 22
 
+# fcntl commands that name the process the kernel signals about a descriptor (SIGIO, SIGURG,
+# or the signal chosen by F_SETSIG): F_SETOWN, F_SETSIG, F_SETOWN_EX; fcntl(2), "Managing signals".
+_FCNTL_SIGNAL_OWNER = (8, 10, 15)
 # Syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl; include/uapi/asm-generic/unistd.h).
 _SYSCALLS = {
     "x86_64": dict(
@@ -45,13 +49,13 @@ _SYSCALLS = {
         # pidfd_open pidfd_send_signal pidfd_getfd io_uring_setup setrlimit tkill unshare setns
         # mount bpf userfaultfd perf_event_open keyctl add_key request_key
         self_pid=[62, 234, 129, 297],  # kill tgkill rt_sigqueueinfo rt_tgsigqueueinfo
-        prlimit=302),
+        prlimit=302, fcntl=72),
     "aarch64": dict(
         audit_arch=0xC00000B7, landlock=(444, 445, 446), capset=91,
         deny=[220, 435, 221, 281, 198, 199, 117, 270, 271, 434, 424, 438, 425, 164, 130,
               97, 268, 40, 280, 282, 241, 219, 217, 218],
         self_pid=[129, 131, 138, 240],
-        prlimit=261),
+        prlimit=261, fcntl=25),
 }
 
 
@@ -200,6 +204,12 @@ def _seccomp(ctypes, libc, table):
         p += [(JEQ, 0, 1, n), (RET, 0, 0, EPERM)]
     for n in table["self_pid"]:  # first argument (pid/tgid) must be this process
         p += [(JEQ, 0, 4, n), (LD, 0, 0, 16), (JEQ, 0, 1, me), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
+    # fcntl may not set a signal owner: the kernel would send SIGIO (F_SETSIG: any signal) to
+    # that pid when the descriptor is ready, which Landlock scopes only from ABI 6 (Linux 6.12).
+    # `cmd` is an unsigned int (fs/fcntl.c), so the low word of args[1] (offset 24) is all of it.
+    a, b, c = _FCNTL_SIGNAL_OWNER
+    p += [(JEQ, 0, 6, table["fcntl"]), (LD, 0, 0, 24), (JEQ, 3, 0, a), (JEQ, 2, 0, b), (JEQ, 1, 0, c),
+          (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
     # prlimit64 may read limits, not set them: its third argument (new limit) must be NULL
     p += [(JEQ, 0, 6, table["prlimit"]), (LD, 0, 0, 32), (JEQ, 0, 3, 0), (LD, 0, 0, 36),
           (JEQ, 0, 1, 0), (RET, 0, 0, ALLOW), (RET, 0, 0, EPERM)]
@@ -295,6 +305,8 @@ def _audit_hook(work, record, exit_now):
         elif event == "os.kill" and args[0] != me:
             block("kill")
         elif event == "os.killpg" and args[0] != me:
+            block("kill")
+        elif event == "fcntl.fcntl" and args[1] in _FCNTL_SIGNAL_OWNER:
             block("kill")
         elif event == "open":
             path, mode, flags = args
