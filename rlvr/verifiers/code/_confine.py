@@ -1,8 +1,8 @@
 """The sandbox's confinement layers, applied by a sandboxed process to itself.
 
-Imported by `_child.py`, started by `sandbox.run_python` as `python -I -S -B -X utf8 _child.py`
-(stdlib only: nothing of rlvr is importable there). Each layer is best-effort and reported to
-the parent:
+Imported by `_child.py` (the program's process) and `_judge.py` (the tests' process), both
+started by `sandbox.run_python` as `python -I -S -B -X utf8 SCRIPT` (stdlib only: nothing of
+rlvr is importable there). Each layer is best-effort and reported to the parent:
 
 1. namespaces: `unshare(CLONE_NEWNET|CLONE_NEWNS)` (root) or the same with CLONE_NEWUSER
    (unprivileged user namespaces) — a network namespace with no usable interface, and a
@@ -28,9 +28,11 @@ import os
 import sys
 
 BLOCKED_EXIT = 86
+BLOCKED_IMPORTS = frozenset({"ctypes", "_ctypes", "_posixsubprocess", "_signal", "posix"})
+"""Modules the audit hook refuses to import (their functions act without audit events)."""
 _CLONE_NEWUSER, _CLONE_NEWNET, _CLONE_NEWNS = 0x10000000, 0x40000000, 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
-_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP = 1, 38, 22
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP = 1, 4, 38, 22
 
 # fcntl commands that name the process the kernel signals about a descriptor (SIGIO, SIGURG,
 # or the signal chosen by F_SETSIG): F_SETOWN, F_SETSIG, F_SETOWN_EX; fcntl(2), "Managing signals".
@@ -217,8 +219,11 @@ def _seccomp(ctypes, libc, table):
                       ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
 
 
-def isolate(cfg):
-    """Applies the kernel layers; returns what is in force, by name."""
+def isolate(cfg, undumpable=False):
+    """Applies the kernel layers; returns what is in force, by name. `undumpable` (the
+    judge): PR_SET_DUMPABLE 0, so that a process of the same user without capabilities may
+    neither ptrace this one nor open its /proc/<pid>/mem, fd/ or environ (ptrace(2), "Ptrace
+    access mode checking"); set after the namespaces, whose uid_map it would make unwritable."""
     iso = {"netns": "", "tmpfs": 0, "rlimits": 0, "landlock": 0, "caps": 0, "seccomp": 0}
     linux = sys.platform.startswith("linux")
     ctypes, libc = _libc()
@@ -229,6 +234,8 @@ def isolate(cfg):
             iso["tmpfs"] = _tmpfs(ctypes, libc, cfg["work"], cfg["max_disk_bytes"]) if iso["netns"] else 0
         except OSError:
             pass
+    if linux and undumpable:
+        iso["undumpable"] = int(_prctl(ctypes, libc, _PR_SET_DUMPABLE, 0) == 0)
     if linux:
         _prctl(ctypes, libc, _PR_SET_PDEATHSIG, 9)
     if os.getppid() != cfg["parent_pid"]:  # the parent died before PDEATHSIG was set
@@ -263,7 +270,6 @@ def audit_hook(work, record, exit_now):
               "os.chmod": [(0, 2)], "os.chown": [(0, 3)], "os.utime": [(0, 3)],
               "os.truncate": [(0, None)], "os.setxattr": [(0, None)], "os.removexattr": [(0, None)],
               "shutil.rmtree": [(0, 1)], "shutil.copyfile": [(1, None)], "shutil.move": [(1, None)]}
-    blocked_imports = {"ctypes", "_ctypes", "_posixsubprocess", "_signal", "posix"}
     mask = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     busy = []
 
@@ -298,7 +304,7 @@ def audit_hook(work, record, exit_now):
             block("socket")
         elif event.startswith("ctypes."):
             block("ctypes")
-        elif event == "import" and args[0].partition(".")[0] in blocked_imports:
+        elif event == "import" and args[0].partition(".")[0] in BLOCKED_IMPORTS:
             block(f"import {args[0]}")
         elif event == "os.kill" and args[0] != me:
             block("kill")
