@@ -119,6 +119,55 @@ def test_asserts_mode(program, tests, reward, reason):
     assert v.info.get("reason") == reason, v.info
 
 
+JUDGE_TABLE = [
+    # (program, tests, reward, why): the tests run in the judge's process, the program's
+    # values reach them as plain data or handles (docs/verifiers/code.md, "The verdict channel")
+    ("from collections import Counter\ndef count(s):\n    return Counter(s)",
+     "assert count('aab') == {'a': 2, 'b': 1}\n", 1.0, "a dict subclass arrives as the dict it holds"),
+    ("from collections import namedtuple\nP = namedtuple('P', 'x y')\ndef origin():\n    return P(0, 0)",
+     "assert origin() == (0, 0)\n", 1.0, "a namedtuple arrives as a tuple"),
+    ("class Stack:\n    def __init__(self):\n        self.items = []\n    def push(self, x):\n"
+     "        self.items.append(x)\n    def pop(self):\n        return self.items.pop()\n"
+     "    def __len__(self):\n        return len(self.items)",
+     "s = Stack()\ns.push(1)\ns.push(2)\nassert s.pop() == 2\nassert len(s) == 1\nassert s.items == [1]\n",
+     1.0, "a program's instance is a handle: methods, len(), attributes"),
+    ("def count_up(n):\n    yield from range(n)", "assert list(count_up(3)) == [0, 1, 2]\nassert 2 in count_up(3)\n",
+     1.0, "iteration comes back as a list; `in` runs on it here"),
+    ("def div(a, b):\n    if b == 0:\n        raise ValueError('b is 0')\n    return a / b",
+     "try:\n    div(1, 0)\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError\nassert div(6, 3) == 2\n",
+     1.0, "a builtin exception of the program's is raised as itself in the tests"),
+    ("def double(x):\n    return 2 * x", "def check(candidate):\n    assert candidate(2) == 4\ncheck(double)\n",
+     1.0, "HumanEval's check(candidate)"),
+    ("LIMIT = 10\ndef under(x):\n    return x < LIMIT", "assert LIMIT == 10\nassert under(3)\n", 1.0,
+     "top-level values of the program"),
+    ("import math\ndef area(r):\n    return math.pi * r ** 2", "assert math.isclose(area(1), 3.14159, rel_tol=1e-3)\n",
+     1.0, "MBPP's tests use the program's `import math`: the judge imports its own"),
+    ("def big():\n    return 2 ** 20000", "assert big() == 2 ** 20000\n", 1.0, "ints past JSON's digits"),
+    ("def values():\n    return [float('inf'), b'\\x00', {1, 2}, frozenset({3}), 1j, (None, True), {(1,): [-0.0]}]",
+     "assert values() == [float('inf'), b'\\x00', {1, 2}, frozenset({3}), 1j, (None, True), {(1,): [0.0]}]\n"
+     "assert [type(v).__name__ for v in values()] == "
+     "['float', 'bytes', 'set', 'frozenset', 'complex', 'tuple', 'dict']\n",
+     1.0, "every plain type keeps its exact type"),
+    ("class Yes:\n    def __bool__(self):\n        return True\ndef is_even(x):\n    return Yes()",
+     "assert is_even(2)\nassert not is_even(3)\n", 0.5, "truth is the program's answer, as in Python"),
+    ("def max(xs):\n    return 0", "assert max([1, 2]) == 2\n", 1.0, "the tests' builtins are Python's"),
+    # documented limits: what the tests cannot do through a pipe
+    ("def apply(f, x):\n    return f(x)", "assert apply(lambda v: v + 1, 1) == 2\n", 0.0,
+     "limit: a test's own function cannot be passed to the program"),
+    ("def clear(xs):\n    xs.clear()", "xs = [1]\nclear(xs)\nassert xs == []\n", 0.0,
+     "limit: arguments are copies, the program's changes to them stay there"),
+    ("class P:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, other):\n"
+     "        return self.x == other.x\ndef make(x):\n    return P(x)", "assert make(1) == P(1)\n", 0.0,
+     "limit: a handle equals only itself, whatever the program's __eq__"),
+]
+
+
+@pytest.mark.parametrize("program, tests, reward, why", JUDGE_TABLE, ids=[j[3] for j in JUDGE_TABLE])
+def test_what_the_tests_see_of_the_program(program, tests, reward, why):
+    v = CodeVerifier(timeout_s=1.0)(program, {"asserts": tests}, {})
+    assert v.reward == pytest.approx(reward), (why, v.info)
+
+
 def test_asserts_mode_all():
     v = CodeVerifier(mode="all")("def double(x):\n    return x * 2", {"asserts": TESTS}, {})
     assert v.reward == 0.0 and v.info["passed"] == 3 and v.info["total"] == 4

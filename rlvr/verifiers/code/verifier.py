@@ -6,9 +6,11 @@ Reference (a dict, or the same as a JSON string):
   whitespace is removed from every line and from the end — the convention of stdin/stdout
   judges such as APPS (Hendrycks et al., 2021) and CodeContests (Li et al., 2022);
 - `{"asserts": "<python source>"}`: the program runs, then the source's top-level statements
-  run one at a time in the program's namespace (the MBPP / HumanEval style, Austin et al.
-  2021, Chen et al. 2021); each top-level `assert` is one test. A source without any
-  top-level assert is one test that passes when everything ran and the process exited 0.
+  run one at a time (the MBPP / HumanEval style, Austin et al. 2021, Chen et al. 2021) in a
+  separate judge process that sees the program's names as plain data or handles, so the
+  program can neither forge the results nor see the tests; each top-level `assert` is one
+  test. A source without any top-level assert is one test that passes when everything ran
+  and the process exited 0.
 
 The program is the last fenced Python block of the completion (`extract.py`).
 Reward: the fraction of tests passed (`mode="fraction"`) or 1 only if all pass (`"all"`).
