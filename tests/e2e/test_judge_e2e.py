@@ -4,6 +4,7 @@ batches and groups there, and its info reaches the step metrics and samples.json
 import json
 
 from rlvr.cli import main
+from tests.equivalence import assert_unchanged
 
 
 def _read(out, name):
@@ -16,6 +17,7 @@ def test_judge_as_tinyv_fallback_to_the_rule(tmp_path, tiny_config_path):
                  "--run.progress=false", "--run.save_every=0",
                  "--reward.verifiers=[{name: judge, options: {model: policy, mode: fallback, "
                  "rule_options: {answer_pattern: '(\\d+)'}}}]"]) == 0
+    assert_unchanged("judge_e2e:test_judge_as_tinyv_fallback_to_the_rule", out)
     steps = [r for r in _read(out, "metrics.jsonl") if r["step"] > 0]
     assert len(steps) == 2 and all(r["reward/errors"] == 0 and r["reward/timeouts"] == 0 for r in steps)
     for r in steps:
@@ -37,6 +39,7 @@ def test_pairwise_rewards_are_the_advantages(tmp_path, tiny_config_path):
                  "--run.progress=false", "--run.save_every=0", "--algo.advantage=raw",
                  "--reward.verifiers=[{name: pairwise, options: {model: policy, max_imbalance: 1.0}}]",
                  "--reward.timeout_s=20"]) == 0
+    assert_unchanged("judge_e2e:test_pairwise_rewards_are_the_advantages", out)
     steps = [r for r in _read(out, "metrics.jsonl") if r["step"] > 0]
     assert all(r["reward/errors"] == 0 and 0 <= r["pairwise/position_disagreement"] <= 1 for r in steps)
     assert all(r["pairwise/dropped_frac"] == 0 and r["sequences_trained"] > 0 for r in steps)

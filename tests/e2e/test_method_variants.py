@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from rlvr.config import load_config
 from rlvr.train import train
+from tests.equivalence import assert_unchanged
 
 COMMON = ["--run.progress=false", "--eval.size=4", "--run.threads=1"]
 
@@ -32,6 +33,7 @@ def test_resume_matches_the_straight_run(tmp_path, algo, extra):
     _run(tmp_path, "straight", algo, extra + ["--run.steps=6", "--run.save_every=3"])
     _run(tmp_path, "stopped", algo, extra + ["--run.steps=3", "--run.save_every=3"])
     _run(tmp_path, "stopped", algo, ["--run.steps=6"], resume=True)
+    assert_unchanged(f"variant:{algo}:{'+'.join(extra) or 'preset'}", tmp_path / "straight")
     a = load_file(tmp_path / "straight" / "checkpoints" / "step-6" / "model.safetensors")
     b = load_file(tmp_path / "stopped" / "checkpoints" / "step-6" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -52,6 +54,7 @@ def test_resume_matches_the_straight_run(tmp_path, algo, extra):
 def test_tis_corrects_a_bf16_sampler(tmp_path):
     _run(tmp_path, "tis", "grpo", ["--run.steps=2", "--rollout.dtype=bfloat16", "--algo.kl_coef=0",
                                    "--algo.correction=tis_token", "--algo.correction_args={cap: 1.001}"])
+    assert_unchanged("variant:tis_bf16", tmp_path / "tis")
     rows = _rows(tmp_path / "tis")
     # bf16 weights make the sampler's log-probs differ from the fp32 trainer's
     assert all(r["mismatch/logp_abs_diff"] > 0 and r["mismatch/ratio_max"] > 1 for r in rows)
@@ -61,3 +64,4 @@ def test_tis_corrects_a_bf16_sampler(tmp_path):
 def test_gfpo_by_token_efficiency(tmp_path):
     _run(tmp_path, "eff", "gfpo", ["--run.steps=2", "--algo.filter=token_efficiency", "--algo.filter_keep=4"])
     assert all(r["filter/kept_frac"] == 0.25 for r in _rows(tmp_path / "eff"))
+    assert_unchanged("variant:gfpo_token_efficiency", tmp_path / "eff")

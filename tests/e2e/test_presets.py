@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from rlvr.cli import main
 from rlvr.config import algo_presets
+from tests.equivalence import assert_unchanged
 
 # preset → metrics that only that method writes (and a check of their value)
 FINGERPRINTS = {
@@ -59,6 +60,7 @@ def test_preset_trains_end_to_end(preset, tmp_path, tiny_config_path):
     assert moved == (learned > 0)
     saved = (out / "config.yaml").read_text()
     assert "path: tiny" in saved  # the tiny file stays underneath the preset
+    assert_unchanged(f"algo:{preset}", out)
 
 
 def test_jepo_raises_the_reference_answers_likelihood(tmp_path, tiny_config_path):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rlvr.cli import main
+from tests.equivalence import assert_unchanged
 
 
 def _rows(out):
@@ -18,6 +19,7 @@ def test_gated_component_is_logged_and_adds_up(tmp_path, tiny_config_path):
             "{name: random, weight: 0.5, gate: math, options: {seed: 1}}]")
     assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=3", f"--reward.verifiers={spec}",
                  "--eval.size=0", "--run.progress=false"]) == 0
+    assert_unchanged("reward_presets:test_gated_component_is_logged_and_adds_up", out)
     rows = _rows(out)
     assert len(rows) == 3
     for r in rows:
@@ -33,6 +35,7 @@ def test_spurious_presets_train_and_still_measure_accuracy(tmp_path, tiny_config
     out = tmp_path / preset
     assert main(["train", tiny_config_path, f"--out={out}", f"--reward={preset}", "--run.steps=2",
                  "--eval.size=0", "--run.progress=false"]) == 0
+    assert_unchanged(f"reward_presets:{preset}", out)
     rows = _rows(out)
     saved = (out / "config.yaml").read_text()
     assert "accuracy_from: math" in saved  # the resolved preset is saved with the run
@@ -49,6 +52,19 @@ def test_strict_string_match_trains_and_agrees_with_math_on_integers(tmp_path, t
     spec = "[{name: strict, options: {answer_pattern: '(\\d+)'}}, {name: math, weight: 0.0, options: {answer_pattern: '(\\d+)'}}]"
     assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=2", f"--reward.verifiers={spec}",
                  "--eval.size=0", "--run.progress=false"]) == 0
+    assert_unchanged("reward_presets:test_strict_string_match_trains_and_agrees_with_math_on_integers", out)
     for r in _rows(out):
         # on the tiny task the answers are single digits: exact match and equivalence coincide
         assert r["reward/strict"] == pytest.approx(r["reward/math"]) and r["accuracy"] == r["reward/strict"]
+
+
+@pytest.mark.parametrize("preset", ["math", "gated_math", "majority"])
+def test_the_other_reward_presets_train(tmp_path, tiny_config_path, preset):
+    """Every reward preset runs end to end (random and format_only above); the fingerprint pins
+    the refactor of issue 10 to the recorded numbers."""
+    out = tmp_path / preset
+    assert main(["train", tiny_config_path, f"--out={out}", f"--reward={preset}", "--run.steps=2",
+                 "--eval.size=0", "--run.progress=false"]) == 0
+    rows = _rows(out)
+    assert len(rows) == 2 and all(r["reward/errors"] == 0 for r in rows)
+    assert_unchanged(f"reward_presets:{preset}", out)

@@ -6,6 +6,7 @@ import json
 from tests.conftest import CONFIGS
 from rlvr.cli import main
 from rlvr.config import load_config
+from tests.equivalence import assert_unchanged
 
 COMMON = ["--run.steps=2", "--eval.size=4", "--run.progress=false"]
 MAJORITY = "{name: majority, options: {answer_pattern: '(\\d+)'%s}}"
@@ -25,6 +26,7 @@ def test_majority_self_reward_logs_label_diagnostics(tmp_path, tiny_config_path)
     verifiers = f"[{MAJORITY % ''}, {{name: math, weight: 0, options: {{answer_pattern: '(\\d+)'}}}}]"
     assert main(["train", tiny_config_path, f"--out={out}", f"--reward.verifiers={verifiers}",
                  "--reward.accuracy_from=math", *COMMON]) == 0
+    assert_unchanged("self_reward_e2e:test_majority_self_reward_logs_label_diagnostics", out)
     rows = _rows(out)
     assert len(rows) == 2
     for r in rows:
@@ -57,6 +59,7 @@ def test_frozen_labels_from_rlvr_label_are_trained_on(tmp_path, tiny_config_path
     options = f", labels: '{labels}'"
     assert main(["train", tiny_config_path, f"--out={out}", f"--reward.verifiers=[{MAJORITY % options}]",
                  "--run.log_samples=8", *COMMON]) == 0
+    assert_unchanged("self_reward_e2e:test_frozen_labels_from_rlvr_label_are_trained_on", out)
     seen = [s for s in _samples(out) if s["verifiers"]["majority"]["label_source"] == "frozen"]
     assert seen, "the run's prompts are those the labels were voted for"
     assert all(s["verifiers"]["majority"]["label"] == frozen[s["prompt"]] for s in seen)
@@ -67,6 +70,7 @@ def test_multipart_task_with_partial_credit(tmp_path, tiny_config_path):
     out = tmp_path / "multipart"
     assert main(["train", tiny_config_path, f"--out={out}", "--data.train=multipart", "--data.eval=multipart",
                  "--reward.verifiers=[{name: partial}]", "--rollout.max_new_tokens=12", *COMMON]) == 0
+    assert_unchanged("self_reward_e2e:test_multipart_task_with_partial_credit", out)
     for r in _rows(out):
         assert r["reward/errors"] == 0
         assert 0 <= r["partial/all_correct_frac"] <= 1 and 0 <= r["partial/part_accuracy"] <= 1

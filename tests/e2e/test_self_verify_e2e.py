@@ -8,6 +8,7 @@ from safetensors.torch import load_file
 
 import rlvr.train
 from rlvr.cli import main
+from tests.equivalence import assert_unchanged
 
 # The tiny model writes digits, never boxes: binary targets ("1" / "0") and its last digit as
 # the rating make its verification rewards non-trivial.
@@ -31,6 +32,7 @@ def test_verification_groups_train_with_the_generation_groups(tmp_path, tiny_con
     monkeypatch.setattr(rlvr.train, "policy_update", spy)
     out = tmp_path / "rise"
     assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=2", *SELF_VERIFY, *COMMON]) == 0
+    assert_unchanged("self_verify:rise", out)
     # tiny: 4 prompts × 8 completions, plus 2 verification groups of 8
     assert sizes == [((4 + 2) * 8, (4 + 2) * 8)] * 2
     rows = _rows(out)

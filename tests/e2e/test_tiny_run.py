@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM
 
 from rlvr.config import load_config
 from tests.conftest import rlvr_cmd
+from tests.equivalence import assert_unchanged
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def test_run_folder_has_every_artefact(tiny_run, tiny_config_path):
     assert {"reward/mean", "accuracy", "length/mean", "time/step_s", "loss", "grad_norm"} <= set(lines[1])
     samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 20 * 2 and {"prompt", "completion", "reward", "verifiers"} <= set(samples[0])
+    assert_unchanged("tiny_run:default", out)
 
 
 def test_checkpoints_load_with_from_pretrained(tiny_run):

@@ -9,6 +9,7 @@ from transformers import AutoModelForCausalLM
 
 from rlvr.config import load_config
 from rlvr.train import train
+from tests.equivalence import assert_unchanged
 
 VARIANT = ["--model.lora.rank=4", "--model.lora.alpha=8", "--algo.kl_coef=0.05", "--optim.warmup_steps=8",
            "--model.activation_checkpointing=true", "--algo.epochs=2", "--algo.mini_batch_size=16",
@@ -52,6 +53,7 @@ def test_lora_checkpoint_is_merged_and_loadable(runs):
 
 
 def test_lora_resume_matches_the_straight_run(runs):
+    assert_unchanged("variant:lora_kl_warmup_epochs", runs / "straight")
     a = load_file(runs / "straight" / "checkpoints" / "step-6" / "model.safetensors")
     b = load_file(runs / "stopped" / "checkpoints" / "step-6" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -3,6 +3,7 @@ path: prompts from the task, rewards from its verifier in the worker pool, its m
 import json
 
 from rlvr.cli import main
+from tests.equivalence import assert_unchanged
 
 
 def _rows(out):
@@ -14,6 +15,7 @@ def test_ifeval_task_with_the_ifeval_verifier(tmp_path, tiny_config_path):
     assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=2", "--data.train=ifeval",
                  "--data.eval=ifeval", "--reward.verifiers=[{name: ifeval, options: {mode: fraction}}]",
                  "--rollout.max_new_tokens=24", "--eval.size=4", "--run.progress=false"]) == 0
+    assert_unchanged("verifier_tasks:test_ifeval_task_with_the_ifeval_verifier", out)
     rows = _rows(out)
     assert all("ifeval/instruction_level" in r and 0 <= r["ifeval/instruction_level"] <= 1 for r in rows)
     assert all(r["reward/errors"] == 0 for r in rows)
@@ -31,6 +33,7 @@ def test_code_task_with_the_sandboxed_code_verifier(tmp_path, tiny_config_path):
                  "--data.eval=code", "--reward.verifiers=[{name: code, options: {timeout_s: 1.0}}]",
                  "--reward.timeout_s=20", "--rollout.max_new_tokens=16", "--eval.size=4",
                  "--run.progress=false"]) == 0
+    assert_unchanged("verifier_tasks:test_code_task_with_the_sandboxed_code_verifier", out)
     rows = _rows(out)
     assert all(r["reward/errors"] == 0 and r["reward/timeouts"] == 0 for r in rows)
     sample = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
