@@ -114,7 +114,7 @@ def _eval(args: argparse.Namespace) -> int:
     from rlvr.data.fit import PromptFitter, model_context
     from rlvr.eval import evaluate
     from rlvr.models import load_policy
-    from rlvr.rollout.hf import HFEngine
+    from rlvr.rollout import build_engine
     from rlvr.verifiers.reward import build_reward_function
 
     ks = _eval_ks(args)
@@ -135,8 +135,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"the checkpoint {args.model} is damaged: {problem}")
     _quiet_transformers()
     model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
-    engine = HFEngine(model, tokenizer, dtype=args.dtype or cfg.rollout.dtype, batch_size=args.batch_size,
-                      seed=args.seed)
+    engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=args.dtype or cfg.rollout.dtype,
+                          batch_size=args.batch_size, seed=args.seed)
     max_new_tokens = args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
     render = PromptFitter(tokenizer, cfg.data, context=model_context(model), max_new_tokens=max_new_tokens)
     render.check(samples, "evaluation")

@@ -176,8 +176,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    engine: Literal["hf"] = "hf"
-    """Rollout engine (`hf`: transformers on this process's device)."""
+    engine: str = "hf"
+    """Rollout engine, a name in `rlvr.rollout.ENGINES` (`hf`: transformers in this process)
+    or a plug-in `package.module:Class` implementing `rlvr.rollout.base.RolloutEngine`."""
     prompts_per_step: int = 8
     """Distinct prompts sampled per training step."""
     group_size: int = 8

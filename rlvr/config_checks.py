@@ -15,6 +15,7 @@ from rlvr.algos.kl import KL
 from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
 from rlvr.config import Config, mini_batch_size, rollout_batch_size
+from rlvr.rollout import ENGINES
 from rlvr.configtools import ConfigError, check_kwargs
 from rlvr.verifiers import REGISTRY, verifier_class
 from rlvr.verifiers.reward import resolved_options
@@ -37,6 +38,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"bad value {name!r} for '{key}'; allowed values: {', '.join(sorted(registry))}")
         if args is not None:
             check_kwargs(registry[name], args, key + "_args", reserved=reserved)
+    if cfg.rollout.engine not in ENGINES and ":" not in cfg.rollout.engine:
+        raise ConfigError(f"bad value {cfg.rollout.engine!r} for 'rollout.engine'; allowed values: "
+                          f"{', '.join(sorted(ENGINES))}, or a plug-in 'package.module:Class'")
     G = cfg.rollout.group_size
     if a.filter != "none":
         keeps = [a.filter_keep, *a.filter_adaptive_keep]

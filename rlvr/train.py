@@ -42,7 +42,7 @@ from rlvr.data.fit import PromptFitter, model_context
 from rlvr.eval import evaluate
 from rlvr.health import RunHealth
 from rlvr.models import load_policy
-from rlvr.rollout.hf import HFEngine
+from rlvr.rollout import build_engine
 from rlvr.runfiles import (DiskFull, NotAFolder, RunExists, RunLock, RunLocked, atomic_write_text,
                            disk_full_reported_once, is_disk_full)
 from rlvr.runlog import RunLog, write_report
@@ -202,8 +202,8 @@ def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
         critic = ValueModel(model).train()
         critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic.lr, betas=tuple(cfg.optim.betas))
     jepo = a.advantage == "jepo"
-    engine = HFEngine(model, tokenizer, dtype=cfg.rollout.dtype, batch_size=cfg.rollout.batch_size,
-                      seed=cfg.run.seed)
+    engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=cfg.rollout.dtype,
+                          batch_size=cfg.rollout.batch_size, seed=cfg.run.seed)
     o = cfg.optim
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=o.lr,
                                   betas=tuple(o.betas), weight_decay=o.weight_decay)

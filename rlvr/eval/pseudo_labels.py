@@ -119,7 +119,7 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     from rlvr.data import PromptStream, prompt_context
     from rlvr.data.fit import PromptFitter, model_context
     from rlvr.models import load_policy
-    from rlvr.rollout.hf import HFEngine
+    from rlvr.rollout import build_engine
 
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
@@ -134,7 +134,8 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
     rows_in = distinct_prompts(drawn)
     model, tokenizer = load_policy(model_path, seed=cfg.run.seed)
     model.eval()
-    engine = HFEngine(model, tokenizer, dtype=cfg.rollout.dtype, batch_size=cfg.rollout.batch_size, seed=seed)
+    engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=cfg.rollout.dtype,
+                          batch_size=cfg.rollout.batch_size, seed=seed)
     sampling = SamplingParams(max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature,
                               top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k, seed=seed)
     render = PromptFitter(tokenizer, cfg.data, context=model_context(model), max_new_tokens=cfg.rollout.max_new_tokens)

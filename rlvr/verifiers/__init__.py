@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from rlvr.plugins import import_dotted
 from rlvr.verifiers.base import Verdict, Verifier, batch
 from rlvr.verifiers.code import CodeVerifier
 from rlvr.verifiers.format import FormatVerifier
@@ -76,10 +77,8 @@ def verifier_class(name: str) -> Callable[..., Verifier]:
     if name in REGISTRY:
         return REGISTRY[name]
     if ":" in name:
-        import importlib
-        module, _, attr = name.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            return import_dotted(name)
         except (ImportError, AttributeError) as e:
             raise ValueError(f"cannot import verifier {name!r}: {e}") from e
     raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(REGISTRY))}, "
