@@ -33,6 +33,9 @@ class RolloutBatch:
     answer_mask: Tensor | None = None
     """[N, C] 1 on appended reference-answer tokens (JEPO): they are scored, not trained by
     the policy-gradient term; None when nothing was appended."""
+    generated: Tensor | None = None
+    """[N, C] 0 on completion tokens the policy did not generate (a sampler's hint tokens):
+    scored, not trained; None when the policy generated every token."""
 
     @property
     def tokens(self) -> Tensor:
@@ -45,6 +48,8 @@ class RolloutBatch:
         m = self.tokens
         if self.answer_mask is not None:
             m = m * (1 - self.answer_mask)
+        if self.generated is not None:
+            m = m * self.generated
         if self.row_weight is not None:
             m = m * self.row_weight.unsqueeze(-1)
         return m
@@ -59,10 +64,12 @@ class RolloutBatch:
 
 
 def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion], pad_id: int,
-            answers: Sequence[Sequence[int]] | None = None) -> RolloutBatch:
+            answers: Sequence[Sequence[int]] | None = None,
+            policy_mask: Sequence[Sequence[float]] | None = None) -> RolloutBatch:
     """One row per completion; `completions[i]` continues `prompts[completions[i].prompt_index]`.
     With `answers`, row i continues with the tokens `answers[i]` after its completion (teacher
-    forcing; marked in `answer_mask`)."""
+    forcing; marked in `answer_mask`). With `policy_mask`, token t of completion i is trained
+    only where `policy_mask[i][t]` is 1 (`generated`)."""
     if answers is not None:
         completions = [Completion(list(c.token_ids) + list(a), list(c.logprobs) + [0.0] * len(a), c.text,
                                   c.finish_reason, c.prompt_index) for c, a in zip(completions, answers)]
@@ -85,7 +92,13 @@ def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion],
         answer_mask = torch.zeros((N, C))
         for i, (c, a) in enumerate(zip(completions, answers)):
             answer_mask[i, len(c.token_ids) - len(a):len(c.token_ids)] = 1.0
-    return RolloutBatch(ids, attn, W, logp, answer_mask=answer_mask)
+    generated = None
+    if policy_mask is not None:
+        generated = torch.zeros((N, C))
+        for i, row in enumerate(policy_mask):
+            assert len(row) == len(completions[i].token_ids), "one policy-mask entry per completion token"
+            generated[i, :len(row)] = torch.tensor(row, dtype=torch.float32)
+    return RolloutBatch(ids, attn, W, logp, answer_mask=answer_mask, generated=generated)
 
 
 def autocast(precision: str):

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     from rlvr.data import DataError
     from rlvr.models import ModelNotFound
     from rlvr.runfiles import RunFolderError
-    from rlvr.update import NonFiniteError
+    from rlvr.optimise import NonFiniteError
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()

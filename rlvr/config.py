@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 import yaml
 
+from rlvr.config_checks import mini_batch_size, rollout_batch_size, validate
 from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, deep_merge, describe,
                               parse_overrides, preset_path, preset_summary, presets, read_yaml, to_plain)
 
 __all__ = ["Config", "ConfigError", "load_config", "save_config", "describe", "replace", "algo_presets",
-           "preset_summary", "presets"]
+           "mini_batch_size", "preset_summary", "presets", "rollout_batch_size"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,10 @@ class RolloutConfig:
     oversample: float = 1.0
     """With dynamic sampling, prompts drawn per generation round as a multiple of
     `prompts_per_step` (verl's DAPO recipe draws 3×); surplus mixed groups are discarded."""
+    sampler: str = ""
+    """What a step generates, a name in `rlvr.samplers.SAMPLERS`; empty: chosen from the other
+    settings (`dynamic` with `dynamic_sampling`, `greedy_baseline` when the method needs a
+    greedy completion per prompt, else `groups`)."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,9 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class AlgoConfig:
+    method: str = ""
+    """What a step learns, a name in `rlvr.methods.METHODS` (`policy_gradient`, `ppo`, `jepo`);
+    empty: the method that trains with `advantage` (`gae` → ppo, `jepo` → jepo, else policy_gradient)."""
     advantage: str = "grpo"
     """Advantage estimator: a name in `rlvr.algos.advantages.ADVANTAGES` (from the group's
     rewards) or in `rlvr.algos.gae.TOKEN_ADVANTAGES` (`gae`: PPO with a learned critic)."""
@@ -417,23 +425,7 @@ class Config:
     """RISE's online self-verification task (off by default)."""
 
     def __post_init__(self) -> None:
-        from rlvr.config_checks import validate  # needs the registries, which need this module
         validate(self)
-
-
-def rollout_batch_size(cfg: Config) -> int:
-    """Sequences of a full rollout batch: prompts_per_step × group_size, plus one group per
-    self-verified solution."""
-    groups = cfg.rollout.prompts_per_step + (cfg.self_verify.solutions if cfg.self_verify.enabled else 0)
-    return groups * cfg.rollout.group_size
-
-
-def mini_batch_size(cfg: Config) -> int:
-    """Sequences per optimizer step, from `algo.mini_batch_size` or `algo.mini_batches`."""
-    batch = rollout_batch_size(cfg)
-    if cfg.algo.mini_batches:
-        return batch // cfg.algo.mini_batches
-    return cfg.algo.mini_batch_size or batch
 
 
 def load_config(path: str | None = None, overrides: list[str] | dict | None = None, *,

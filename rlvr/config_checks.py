@@ -1,11 +1,12 @@
 """Cross-field checks of a `Config` and the registry names it refers to.
 
 Run by `Config.__post_init__`, so no config object exists that fails them. Every error is a
-`ConfigError` that names the key and what is allowed.
+`ConfigError` that names the key and what is allowed. The method, the sampler and the engine
+a config chooses check their own sections (`check_config` of each). Nothing here imports
+`rlvr.config` (it imports this module), and nothing here starts a process: verifier options
+are checked by constructing the verifier, which loads nothing heavy.
 """
 from __future__ import annotations
-
-import re
 
 from rlvr.algos.advantages import ADVANTAGES
 from rlvr.algos.correction import CORRECTIONS
@@ -14,15 +15,17 @@ from rlvr.algos.gae import TOKEN_ADVANTAGES
 from rlvr.algos.kl import KL
 from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
-from rlvr.config import Config, mini_batch_size, rollout_batch_size
-from rlvr.rollout import ENGINES
 from rlvr.configtools import ConfigError, check_kwargs
+from rlvr.methods import METHODS, method_class, method_name
+from rlvr.methods.objective import mini_batch_size, rollout_batch_size
+from rlvr.rollout import ENGINES
+from rlvr.samplers import SAMPLERS, sampler_name
 from rlvr.verifiers import REGISTRY, verifier_class
 from rlvr.verifiers.reward import resolved_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
 
 
-def validate(cfg: Config) -> None:
+def validate(cfg) -> None:
     """Cross-field checks and registry names (each error names its key)."""
     a = cfg.algo
     advantages = {**ADVANTAGES, **TOKEN_ADVANTAGES}
@@ -41,22 +44,12 @@ def validate(cfg: Config) -> None:
     if cfg.rollout.engine not in ENGINES and ":" not in cfg.rollout.engine:
         raise ConfigError(f"bad value {cfg.rollout.engine!r} for 'rollout.engine'; allowed values: "
                           f"{', '.join(sorted(ENGINES))}, or a plug-in 'package.module:Class'")
-    G = cfg.rollout.group_size
-    if a.filter != "none":
-        keeps = [a.filter_keep, *a.filter_adaptive_keep]
-        if not all(1 <= k < G for k in keeps):
-            raise ConfigError(f"'algo.filter_keep' and 'algo.filter_adaptive_keep' must be between 1 and "
-                              f"rollout.group_size − 1 ({G - 1}) when 'algo.filter' is set; got {keeps}")
-        if a.filter_adaptive_keep and len(a.filter_adaptive_keep) != 4:
-            raise ConfigError("'algo.filter_adaptive_keep' needs four values (one per reward quartile)")
-    if a.filter != "none" and (a.advantage in TOKEN_ADVANTAGES or a.advantage == "jepo"
-                               or getattr(advantages[a.advantage], "needs_greedy_rewards", False)):
-        raise ConfigError(f"'algo.filter' ({a.filter}) needs an advantage computed from a group's rewards "
-                          f"alone; '{a.advantage}' is not (allowed with a filter: "
-                          f"{', '.join(n for n in sorted(ADVANTAGES) if n not in ('jepo', 'remax'))})")
-    if a.advantage == "jepo" and cfg.rollout.dynamic_sampling:
-        raise ConfigError("'rollout.dynamic_sampling' filters groups by verifier rewards, which JEPO "
-                          "('algo.advantage: jepo') does not train on; turn one of them off")
+    if a.method and a.method not in METHODS:
+        raise ConfigError(f"bad value {a.method!r} for 'algo.method'; allowed values: {', '.join(sorted(METHODS))}")
+    method = method_class(cfg)
+    if a.advantage not in method.advantages:
+        raise ConfigError(f"'algo.method' {method_name(cfg)} does not train with 'algo.advantage' {a.advantage!r}; "
+                          f"it trains with: {', '.join(method.advantages)}")
     if a.pg_coef == 0 and a.entropy_coef == 0 and a.kl_coef == 0:
         raise ConfigError("'algo.pg_coef' is 0 and there is no entropy or KL term: nothing to train")
     if a.kl_in_reward and a.kl_coef == 0:
@@ -137,12 +130,6 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"bad value {cfg.optim.betas!r} for 'optim.betas'; each must be in [0, 1)")
     if not 0 <= cfg.model.lora.dropout < 1:
         raise ConfigError(f"bad value {cfg.model.lora.dropout!r} for 'model.lora.dropout'; must be in [0, 1)")
-    if G < 2 and getattr(advantages[a.advantage], "group_relative", False):
-        raise ConfigError(f"'rollout.group_size' is {G}, but 'algo.advantage' {a.advantage} compares the "
-                          "completions of a group: every advantage would be 0. Use group_size ≥ 2, or an "
-                          "advantage that needs no group (" + ", ".join(
-                              n for n in sorted(advantages) if not getattr(advantages[n], "group_relative", False))
-                          + ")")
     if not 0 < cfg.rollout.top_p <= 1:
         raise ConfigError(f"bad value {cfg.rollout.top_p!r} for 'rollout.top_p'; must be in (0, 1]")
     if len(cfg.optim.betas) != 2:
@@ -156,30 +143,29 @@ def validate(cfg: Config) -> None:
     if batch % mini:
         raise ConfigError(f"'algo.mini_batch_size' ({mini}) must divide the rollout batch "
                           f"({what} = {batch})")
-    _check_self_verify(cfg)
+    method.check_config(cfg)  # last: the method's and the sampler's own checks see valid numbers
+    _check_sampler(cfg, method)
     if not 0 < cfg.data.arithmetic.eval_fraction < 1:
         raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
     if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
         raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
 
 
-def _check_self_verify(cfg: Config) -> None:
-    """RISE's verification groups need a method that learns from group rewards alone."""
-    sv, a = cfg.self_verify, cfg.algo
-    if not sv.enabled:
-        return
-    if not 1 <= sv.solutions <= cfg.rollout.prompts_per_step * cfg.rollout.group_size:
-        raise ConfigError(f"bad value {sv.solutions!r} for 'self_verify.solutions'; must be between 1 and "
-                          f"prompts_per_step × group_size ({cfg.rollout.prompts_per_step * cfg.rollout.group_size})")
-    if sv.template and not all(f in sv.template for f in ("{question}", "{solution}")):
-        raise ConfigError("'self_verify.template' must contain the fields {question} and {solution}")
-    try:
-        re.compile(sv.answer_pattern)
-    except re.error as e:
-        raise ConfigError(f"bad value {sv.answer_pattern!r} for 'self_verify.answer_pattern': {e}") from None
-    if a.advantage == "jepo" or getattr(ADVANTAGES.get(a.advantage), "needs_greedy_rewards", False):
-        raise ConfigError(f"'self_verify.enabled' adds groups rewarded by a verifier; '{a.advantage}' "
-                          "needs what they lack (JEPO: a reference answer; ReMax: a greedy baseline)")
-    if a.filter_adaptive_keep:
-        raise ConfigError("'algo.filter_adaptive_keep' ranks prompts by difficulty; with 'self_verify.enabled' "
-                          "the verification groups would enter that history — use 'algo.filter_keep'")
+def _check_sampler(cfg, method) -> None:
+    """The sampler exists, gives the method what it needs, and checks its own section."""
+    r = cfg.rollout
+    if r.sampler and (r.sampler not in SAMPLERS or SAMPLERS[r.sampler].wraps):
+        raise ConfigError(f"bad value {r.sampler!r} for 'rollout.sampler'; allowed values: "
+                          f"{', '.join(n for n in sorted(SAMPLERS) if not SAMPLERS[n].wraps)}")
+    if r.sampler and r.dynamic_sampling and r.sampler != "dynamic":
+        raise ConfigError(f"'rollout.dynamic_sampling' asks for the dynamic sampler; 'rollout.sampler' is {r.sampler!r}")
+    needs_greedy = method.needs_greedy_rewards(cfg)
+    base = sampler_name(cfg, needs_greedy=needs_greedy)
+    if needs_greedy and base == "groups":
+        raise ConfigError(f"'algo.advantage' {cfg.algo.advantage} needs a greedy completion per prompt; "
+                          "'rollout.sampler: groups' gives none (use greedy_baseline, or leave it empty)")
+    if cfg.self_verify.enabled:
+        SAMPLERS["self_verify"].check_config(cfg)
+        if not method.rewards_from_verifiers or needs_greedy:
+            raise ConfigError(f"'self_verify.enabled' adds groups rewarded by a verifier; '{cfg.algo.advantage}' "
+                              "needs what they lack (JEPO: a reference answer; ReMax: a greedy baseline)")

@@ -250,3 +250,23 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
         return out.masked_scatter(scored, values)
     out = out.masked_scatter(scored.unsqueeze(-1).expand_as(out), values)
     return out[..., 0], (out[..., 1] if with_entropy == "grad" else out[..., 1].detach())
+
+
+def build_policy(cfg):
+    """(model, tokenizer) with LoRA adapters and activation checkpointing as configured."""
+    model, tokenizer = load_policy(cfg.model.path, seed=cfg.run.seed)
+    if cfg.model.lora.rank > 0:
+        from peft import LoraConfig, get_peft_model
+
+        lora = cfg.model.lora
+        model = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                                 target_modules=list(lora.targets), task_type="CAUSAL_LM"))
+    if cfg.model.activation_checkpointing:
+        if cfg.model.lora.rank > 0:
+            model.enable_input_require_grads()  # frozen embeddings: the recomputed layers need a grad input
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers ≥ 5
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    return model, tokenizer

@@ -7,9 +7,7 @@ completion; the trainer broadcasts it over the completion's tokens.
 An estimator that needs more than the sampled rewards says so with a function attribute the
 trainer reads, and the trainer then passes the extra input as a keyword argument:
 `needs_greedy_rewards = True` (ReMax) means "generate one greedy completion per prompt, score
-it with the same reward function and call me with `greedy_rewards: Tensor[P]`";
-`group_relative = True` means "I compare the completions of a group, so a group of one gets
-0": the config refuses such an estimator with `rollout.group_size: 1`.
+it with the same reward function and call me with `greedy_rewards: Tensor[P]`".
 
 Group-relative estimators (grpo, dr_grpo, rloo, reinforce_pp_baseline, remax, jepo) give an
 advantage of exactly 0 to every member of a group whose rewards are all equal; the trainer
@@ -94,8 +92,6 @@ def remax(rewards: Tensor, *, greedy_rewards: Tensor) -> Tensor:
 
 
 remax.needs_greedy_rewards = True
-for _fn in (grpo, dr_grpo, rloo, reinforce_pp_baseline, jepo):
-    _fn.group_relative = True
 
 
 def raw(rewards: Tensor) -> Tensor:

@@ -1,9 +1,18 @@
 """Turning a sample into the token ids the policy sees, through the tokenizer's template."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from rlvr.types import Sample
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A worked example: a user turn and the assistant's answer (what `few_shot` holds)."""
+
+    prompt: str
+    completion: str
 
 
 def messages_for(sample: Sample, *, template: str = "{prompt}", system_prompt: str = "",

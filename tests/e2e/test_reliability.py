@@ -158,20 +158,23 @@ def test_non_finite_loss_stops_before_the_optimizer_step(tmp_path, monkeypatch, 
     import torch
 
     import rlvr.train
-    from rlvr.algos import LOSSES
 
-    real_update, real_loss = rlvr.train.policy_update, LOSSES["ppo_clip"]
+    real_update = rlvr.train.update_policy
 
-    def nan_loss(*args, **kwargs):
-        loss, metrics = real_loss(*args, **kwargs)
-        return loss * float("nan"), metrics
+    class NaNLoss:  # the policy loss turned NaN, as after an overflow
+        def __init__(self, term):
+            self.term, self.needs, self.linear_in_advantage = term, term.needs, term.linear_in_advantage
 
-    def update(*args, step, **kwargs):
-        if step == 3:  # from step 3 on the loss is NaN, as after an overflow
-            monkeypatch.setitem(LOSSES, "ppo_clip", nan_loss)
-        return real_update(*args, step=step, **kwargs)
+        def __call__(self, x):
+            loss, metrics = self.term(x)
+            return loss * float("nan"), metrics
 
-    monkeypatch.setattr(rlvr.train, "policy_update", update)
+    def update(model, train, *, step, **kwargs):
+        if step == 3:
+            train.terms[0] = NaNLoss(train.terms[0])
+        return real_update(model, train, step=step, **kwargs)
+
+    monkeypatch.setattr(rlvr.train, "update_policy", update)
     run = tmp_path / "run"
     capsys.readouterr()
     code = main(["train", tiny_config_path, "--out", str(run), *QUICK, "--run.save_every=1",

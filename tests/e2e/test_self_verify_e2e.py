@@ -23,13 +23,13 @@ def _rows(out):
 
 def test_verification_groups_train_with_the_generation_groups(tmp_path, tiny_config_path, monkeypatch):
     sizes = []
-    real_update = rlvr.train.policy_update
+    real_update = rlvr.train.update_policy
 
-    def spy(model, ref_model, batch, advantages, **kw):
-        sizes.append((len(batch), advantages.shape[0]))
-        return real_update(model, ref_model, batch, advantages, **kw)
+    def spy(model, train, **kw):
+        sizes.append((len(train.batch), train.advantages.shape[0]))
+        return real_update(model, train, **kw)
 
-    monkeypatch.setattr(rlvr.train, "policy_update", spy)
+    monkeypatch.setattr(rlvr.train, "update_policy", spy)
     out = tmp_path / "rise"
     assert main(["train", tiny_config_path, f"--out={out}", "--run.steps=2", *SELF_VERIFY, *COMMON]) == 0
     assert_unchanged("self_verify:rise", out)

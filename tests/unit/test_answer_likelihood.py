@@ -1,7 +1,7 @@
 """JEPO's batch: chain of thought cut at the marker, reference answer appended."""
 import torch
 
-from rlvr.answer_likelihood import answer_loglik, chain_of_thought, jepo_batch
+from rlvr.methods.answer_likelihood import answer_loglik, chain_of_thought, jepo_batch
 from rlvr.models import tiny_tokenizer
 from rlvr.types import Completion, Sample
 

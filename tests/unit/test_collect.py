@@ -1,10 +1,15 @@
 """Dynamic sampling, overlong shaping and greedy baselines in the collection stage."""
 import torch
 
-from rlvr.collect import collect, overlong_penalty
+from rlvr.samplers import build_sampler, overlong_penalty
 from rlvr.config import load_config
 from rlvr.types import Completion, Sample
 from rlvr.verifiers.reward import Scored
+
+
+def collect(stream, engine, reward_fn, render, cfg, *, greedy=False):
+    """One step of the sampler the config chooses (a method needing greedy rewards: `greedy`)."""
+    return build_sampler(cfg, None, needs_greedy=greedy).collect(stream, engine, reward_fn, render)
 
 
 class CountingStream:

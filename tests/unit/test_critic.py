@@ -2,7 +2,7 @@
 import torch
 
 from rlvr.batching import collate
-from rlvr.critic import ValueModel, completion_values
+from rlvr.methods.critic import ValueModel, completion_values
 from rlvr.models import tiny_model
 from rlvr.types import Completion
 

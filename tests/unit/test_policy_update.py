@@ -10,7 +10,18 @@ from rlvr.config import load_config
 from rlvr.models import tiny_model
 from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
-from rlvr.train import policy_update
+from rlvr.methods import PolicyGradient, TrainBatch, update_policy
+from rlvr.methods.objective import score_old_and_ref
+from rlvr.methods.terms import AnswerLikelihood
+
+
+def policy_update(model, ref_model, batch, advantages, *, cfg, optimizer, scheduler, step, old_logp=None,
+                  answer_weights=None):
+    """The method's terms over a hand-made batch, through the shared optimisation."""
+    terms = PolicyGradient(cfg, model, None).terms() + ([AnswerLikelihood()] if answer_weights is not None else [])
+    train = TrainBatch(batch, advantages, torch.zeros(0), terms, old_logp=old_logp, answer_weights=answer_weights)
+    score_old_and_ref(model, ref_model, train, cfg)
+    return update_policy(model, train, cfg=cfg, optimizer=optimizer, scheduler=scheduler, step=step)
 
 
 @pytest.fixture(scope="module")

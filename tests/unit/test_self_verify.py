@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from rlvr.batching import collate
-from rlvr.collect import Collected
+from rlvr.samplers import Rollout as Collected
+from rlvr.samplers import SAMPLERS
 from rlvr.config import ConfigError, load_config, mini_batch_size
 from rlvr.models import load_tokenizer
-from rlvr.self_verify import (TARGETS, TEMPLATES, SelfVerification, append_groups, asked_question,
+from rlvr.samplers.self_verify import (TARGETS, TEMPLATES, SelfVerifySampler, append_groups, asked_question,
                               outcome_label, pick_solutions, verification_prompt)
 from rlvr.types import Completion, Sample
 from rlvr.verifiers import Verdict, get
@@ -179,7 +180,7 @@ def test_extend_scores_verifications_in_the_pool_and_appends_them(tiny_config_pa
     # group 1 and wants a wrong one → 3, which had no answer (target −1 on the rise scale)
     engine = ScriptedEngine([["\\boxed{1}", "\\boxed{-1}", "no idea"],
                              ["\\boxed{-1}", "\\boxed{ -1.0 }", "\\boxed{-0.5}"]])
-    sv = SelfVerification(cfg, tok)
+    sv = SelfVerifySampler(cfg, tokenizer=tok, inner=SAMPLERS["groups"](cfg))
     try:
         merged = sv.extend(got, engine)
     finally:

@@ -6,7 +6,8 @@ prompt ("here is a question and a solution; rate it in \\boxed{}"), it writes G
 verifications of each, and a verification is rewarded for giving the score the rule-based
 outcome verifier gave that solution. The verification groups join the step's batch after
 the generation groups, so both tasks train in one update with the configured advantage and
-loss. docs/verifiers/self_verify.md maps the paper to this file.
+loss. A sampler that wraps another (`SAMPLERS["self_verify"]`, chosen by
+`self_verify.enabled`). docs/verifiers/self_verify.md maps the paper to this file.
 
 Where this deviates from the paper (and its code, xyliu-cs/RISE + xyliu-cs/verl):
 - Solutions are picked deterministically (spread over the groups, balancing correct and
@@ -24,13 +25,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from typing import ClassVar
 
 import torch
 
-from rlvr.collect import Collected, overlong_penalty
-from rlvr.config import FewShot
-from rlvr.data.chat import render
+from rlvr.configtools import ConfigError
+from rlvr.data.chat import Turn, render
 from rlvr.rollout.base import SamplingParams
+from rlvr.samplers.base import Render, Rollout, overlong_penalty
 from rlvr.types import Sample
 from rlvr.verifiers.base import Verdict
 from rlvr.verifiers.reward import RewardFunction, question_text, verifier_meta
@@ -110,7 +112,7 @@ def verification_prompt(template: str, question: str, solution: str) -> str:
     return _FIELDS.sub(lambda m: values[m.group(1)], template)
 
 
-def append_groups(got: Collected, extra: Collected) -> Collected:
+def append_groups(got: Rollout, extra: Rollout) -> Rollout:
     """`got` followed by the groups of `extra` (same G): one batch, prompt-major, `extra`'s
     prompt indices shifted past `got`'s prompts; metrics of both."""
     assert got.rewards.shape[1] == extra.rewards.shape[1], "both kinds of groups have G completions"
@@ -124,15 +126,20 @@ def append_groups(got: Collected, extra: Collected) -> Collected:
         verdicts=got.verdicts + extra.verdicts, metrics={**got.metrics, **extra.metrics})
 
 
-class SelfVerification:
-    """The verification task of a run: `extend(got, engine)` after `collect` returns the batch
-    with this step's verification groups appended. Owns a verifier pool (`close()` it)."""
+class SelfVerifySampler:
+    """The verification task of a run, wrapping the run's own sampler (`inner`): each
+    `collect` returns the inner rollout with this step's verification groups appended. Owns a
+    verifier pool (`close()` it)."""
 
-    def __init__(self, cfg, tokenizer) -> None:
+    wraps: ClassVar[bool] = True
+
+    def __init__(self, cfg, *, tokenizer=None, inner=None, greedy: bool = False) -> None:
+        assert inner is not None and tokenizer is not None, "self_verify wraps another sampler and renders prompts"
+        self.inner = inner
         self.cfg, self.sv, self.tokenizer = cfg, cfg.self_verify, tokenizer
         self.accuracy_name = cfg.reward.accuracy_from or cfg.reward.verifiers[0].name
         self.template = self.sv.template or TEMPLATES[self.sv.targets]
-        self.shots = [FewShot(verification_prompt(self.template, s.question, s.solution), s.completion)
+        self.shots = [Turn(verification_prompt(self.template, s.question, s.solution), s.completion)
                       for s in self.sv.few_shot]
         r = cfg.rollout
         self.sampling = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature,
@@ -142,6 +149,32 @@ class SelfVerification:
             [("self_verify", 1.0, {"answer_pattern": self.sv.answer_pattern, "reward": self.sv.reward})],
             workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s)
 
+    @staticmethod
+    def check_config(cfg) -> None:
+        """RISE's verification groups need a method that learns from group rewards alone."""
+        sv, a = cfg.self_verify, cfg.algo
+        if not 1 <= sv.solutions <= cfg.rollout.prompts_per_step * cfg.rollout.group_size:
+            raise ConfigError(f"bad value {sv.solutions!r} for 'self_verify.solutions'; must be between 1 and "
+                              f"prompts_per_step × group_size ({cfg.rollout.prompts_per_step * cfg.rollout.group_size})")
+        if sv.template and not all(f in sv.template for f in ("{question}", "{solution}")):
+            raise ConfigError("'self_verify.template' must contain the fields {question} and {solution}")
+        try:
+            re.compile(sv.answer_pattern)
+        except re.error as e:
+            raise ConfigError(f"bad value {sv.answer_pattern!r} for 'self_verify.answer_pattern': {e}") from None
+        if a.filter_adaptive_keep:
+            raise ConfigError("'algo.filter_adaptive_keep' ranks prompts by difficulty; with 'self_verify.enabled' "
+                              "the verification groups would enter that history — use 'algo.filter_keep'")
+
+    def collect(self, stream, engine, reward_fn, render: Render) -> Rollout:
+        return self.extend(self.inner.collect(stream, engine, reward_fn, render), engine)
+
+    def state_dict(self) -> dict:
+        return {"inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inner.load_state_dict(state.get("inner", {}))
+
     def render(self, sample: Sample) -> list[int]:
         """A verification prompt is one user turn under the run's system prompt, after the
         worked verifications of `self_verify.few_shot` if any. The data's few-shot examples
@@ -149,7 +182,7 @@ class SelfVerification:
         question again instead of scoring the solution."""
         return render(self.tokenizer, sample, system_prompt=self.cfg.data.system_prompt, few_shot=self.shots)
 
-    def tasks(self, got: Collected) -> list[Sample]:
+    def tasks(self, got: Rollout) -> list[Sample]:
         """One verification sample per picked solution: prompt, target score, and where from."""
         verdicts = [v[self.accuracy_name] for v in got.verdicts]
         usable = ["error" not in v.info for v in verdicts]  # a failed check gives no target
@@ -164,7 +197,7 @@ class SelfVerification:
                               {"self_verify": {"solution_index": i, "outcome": label}}))
         return out
 
-    def extend(self, got: Collected, engine) -> Collected:
+    def extend(self, got: Rollout, engine) -> Rollout:
         """`got` with S = `self_verify.solutions` verification groups of G appended, rewards
         from the verifier pool, and the `self_verify/*` metrics added to its metrics."""
         if not got.samples:  # dynamic sampling kept nothing: nothing to verify either
@@ -193,10 +226,11 @@ class SelfVerification:
                        sum(s.meta["self_verify"]["outcome"] == "correct" for s in samples) / len(samples),
                    "self_verify/errors": float(sum("error" in v.info for v in verdicts)),
                    "time/self_verify_s": time.time() - t0}
-        extra = Collected(samples=samples, prompts=prompts, completions=completions,
+        extra = Rollout(samples=samples, prompts=prompts, completions=completions,
                           rewards=rewards.view(len(samples), G), correct=scored.correct,
                           verdicts=scored.verdicts, metrics=metrics)
         return append_groups(got, extra)
 
     def close(self) -> None:
         self.reward_fn.close()
+        self.inner.close()
