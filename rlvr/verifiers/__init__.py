@@ -10,28 +10,17 @@ from typing import Any, Callable
 
 from rlvr.plugins import import_dotted
 from rlvr.verifiers.base import Verdict, Verifier, batch
-from rlvr.verifiers.code import CodeVerifier
-from rlvr.verifiers.format import FormatVerifier
-from rlvr.verifiers.ifeval import IFEvalVerifier, constraint_metrics
+from rlvr.verifiers.ifeval import constraint_metrics
 from rlvr.verifiers.judge import JudgeVerifier, judge_metrics
 from rlvr.verifiers.majority import MajorityVerifier, majority_metrics
-from rlvr.verifiers.math import MathVerifier
 from rlvr.verifiers.pairwise import PairwiseVerifier, pairwise_metrics
-from rlvr.verifiers.partial import PartialVerifier, partial_metrics
-from rlvr.verifiers.self_verify import SelfVerifyVerifier, verification_metrics
-from rlvr.verifiers.spurious import RandomVerifier
-from rlvr.verifiers.strict import StrictVerifier
+from rlvr.verifiers.partial import partial_metrics
+from rlvr.verifiers.rules import RULES
+from rlvr.verifiers.self_verify import verification_metrics
 
 REGISTRY: dict[str, Callable[..., Verifier]] = {
-    "math": MathVerifier,
-    "format": FormatVerifier,
-    "ifeval": IFEvalVerifier,
-    "code": CodeVerifier,
+    **RULES,
     "majority": MajorityVerifier,
-    "partial": PartialVerifier,
-    "random": RandomVerifier,
-    "strict": StrictVerifier,
-    "self_verify": SelfVerifyVerifier,
     "judge": JudgeVerifier,
     "pairwise": PairwiseVerifier,
 }

@@ -28,11 +28,11 @@ from typing import Any
 from rlvr.verifiers.base import Verdict
 from rlvr.verifiers.extract import last_boxed, strip_echoes
 from rlvr.verifiers.judge_model import clean, truncate_middle
+from rlvr.verifiers.rules import RULES
 
 MODES = ("judge", "fallback", "mixed")
 SHOW = ("answer", "response")
 CHOICES = ("Yes", "No")
-MODEL_BASED = ("judge", "pairwise")
 # The rule verifier's hacking guards (math: several different boxed answers, an answer copied
 # from the prompt's worked example, a 1,000-character "answer"): the judge must not overrule them.
 GUARDS = ("several_answers", "answer_in_prompt_echo", "answer_too_long")
@@ -84,16 +84,14 @@ class JudgeVerifier:
         by float rounding, ~1e-6, so with a cache runs are not bit-reproducible; repeats within
         a batch are always scored once). `threads`: torch threads of the worker.
         `micro_batch`: sequences per forward pass."""
-        from rlvr.verifiers import REGISTRY
-
         self.model = model_spec(model)
         if mode not in MODES:
             raise ValueError(f"bad judge mode {mode!r}; allowed: {', '.join(MODES)}")
         if show not in SHOW:
             raise ValueError(f"bad judge option show={show!r}; allowed: {', '.join(SHOW)}")
-        if rule not in REGISTRY or rule in MODEL_BASED or getattr(REGISTRY[rule], "needs_group", False):
+        if rule not in RULES:
             raise ValueError(f"bad judge rule verifier {rule!r}; allowed: a per-completion verifier such as "
-                             f"{', '.join(n for n in sorted(REGISTRY) if n not in MODEL_BASED)}")
+                             f"{', '.join(sorted(RULES))}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"judge threshold must be in [0, 1] or unset; got {threshold!r}")
         if mode == "mixed" and not 0.0 <= weight <= 1.0:
@@ -104,7 +102,7 @@ class JudgeVerifier:
             raise ValueError(f"judge options max_chars and micro_batch must be ≥ 1; got {max_chars!r}, "
                              f"{micro_batch!r}")
         self.mode, self.weight, self.threshold, self.show = mode, float(weight), threshold, show
-        self.rule = REGISTRY[rule](**(rule_options or {}))
+        self.rule = RULES[rule](**(rule_options or {}))
         self.max_chars, self.cache_size = max_chars, cache_size
         self.threads, self.micro_batch = threads, micro_batch
         self.backend = None  # a JudgeModel, loaded by `prepare` (or on first use)
