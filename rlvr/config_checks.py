@@ -19,7 +19,7 @@ from rlvr.configtools import ConfigError, check_kwargs
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
 from rlvr.rollout import ENGINES
-from rlvr.samplers import SAMPLERS, sampler_name
+from rlvr.samplers import SAMPLERS, sampler_class, sampler_name
 from rlvr.verifiers import REGISTRY, verifier_class
 from rlvr.verifiers.reward import resolved_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
@@ -44,9 +44,13 @@ def validate(cfg) -> None:
     if cfg.rollout.engine not in ENGINES and ":" not in cfg.rollout.engine:
         raise ConfigError(f"bad value {cfg.rollout.engine!r} for 'rollout.engine'; allowed values: "
                           f"{', '.join(sorted(ENGINES))}, or a plug-in 'package.module:Class'")
-    if a.method and a.method not in METHODS:
-        raise ConfigError(f"bad value {a.method!r} for 'algo.method'; allowed values: {', '.join(sorted(METHODS))}")
-    method = method_class(cfg)
+    if a.method and a.method not in METHODS and ":" not in a.method:
+        raise ConfigError(f"bad value {a.method!r} for 'algo.method'; allowed values: {', '.join(sorted(METHODS))}, "
+                          "or a plug-in 'package.module:Class'")
+    try:
+        method = method_class(cfg)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot import 'algo.method' {a.method!r}: {e}") from None
     if a.advantage not in method.advantages:
         raise ConfigError(f"'algo.method' {method_name(cfg)} does not train with 'algo.advantage' {a.advantage!r}; "
                           f"it trains with: {', '.join(method.advantages)}")
@@ -154,16 +158,21 @@ def validate(cfg) -> None:
 def _check_sampler(cfg, method) -> None:
     """The sampler exists, gives the method what it needs, and checks its own section."""
     r = cfg.rollout
-    if r.sampler and (r.sampler not in SAMPLERS or SAMPLERS[r.sampler].wraps):
-        raise ConfigError(f"bad value {r.sampler!r} for 'rollout.sampler'; allowed values: "
-                          f"{', '.join(n for n in sorted(SAMPLERS) if not SAMPLERS[n].wraps)}")
     if r.sampler and r.dynamic_sampling and r.sampler != "dynamic":
         raise ConfigError(f"'rollout.dynamic_sampling' asks for the dynamic sampler; 'rollout.sampler' is {r.sampler!r}")
     needs_greedy = method.needs_greedy_rewards(cfg)
     base = sampler_name(cfg, needs_greedy=needs_greedy)
+    allowed = ", ".join(n for n in sorted(SAMPLERS) if not SAMPLERS[n].wraps) + ", or a plug-in 'package.module:Class'"
+    try:
+        chosen = sampler_class(base)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ConfigError(f"bad value {base!r} for 'rollout.sampler' ({e}); allowed values: {allowed}") from None
+    if chosen.wraps:
+        raise ConfigError(f"bad value {base!r} for 'rollout.sampler' (it wraps another); allowed values: {allowed}")
     if needs_greedy and base == "groups":
         raise ConfigError(f"'algo.advantage' {cfg.algo.advantage} needs a greedy completion per prompt; "
                           "'rollout.sampler: groups' gives none (use greedy_baseline, or leave it empty)")
+    chosen.check_config(cfg)
     if cfg.self_verify.enabled:
         SAMPLERS["self_verify"].check_config(cfg)
         if not method.rewards_from_verifiers or needs_greedy:

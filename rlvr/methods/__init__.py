@@ -3,7 +3,8 @@
 `METHODS` maps `algo.method` to a class. Left empty, the key is the method that lists
 `algo.advantage` among its `advantages`: `ppo` for `gae`, `jepo` for `jepo`, `policy_gradient`
 for every other estimator. A new method is a class implementing the protocol plus one line
-here (docs/architecture.md, "Add an algorithm").
+here (docs/architecture.md, "Add an algorithm") — or a plug-in named by import path
+(`algo.method: mypkg.methods:MyMethod`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rlvr.methods.jepo import JEPO
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size, update_policy
 from rlvr.methods.policy_gradient import PolicyGradient
 from rlvr.methods.ppo import PPO
+from rlvr.plugins import import_dotted
 
 METHODS: dict[str, type] = {
     "policy_gradient": PolicyGradient,
@@ -30,7 +32,9 @@ def method_name(cfg) -> str:
 
 
 def method_class(cfg) -> type:
-    return METHODS[method_name(cfg)]
+    """The configured method: a registered one, or a plug-in `package.module:Class`."""
+    name = method_name(cfg)
+    return METHODS[name] if name in METHODS else import_dotted(name)
 
 
 def build_method(cfg, model, tokenizer) -> Method:

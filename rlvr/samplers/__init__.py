@@ -4,10 +4,12 @@
 settings: `dynamic` with `rollout.dynamic_sampling`, `greedy_baseline` when the method needs a
 greedy completion per prompt (ReMax), else `groups`; `self_verify.enabled` wraps the chosen
 one in `self_verify` (RISE). A new sampler is a class implementing the protocol plus one line
-here (docs/architecture.md, "Add a sampler").
+here (docs/architecture.md, "Add a sampler") — or, without touching rlvr, a plug-in named by
+import path (`rollout.sampler: mypkg.samplers:BestOfN`).
 """
 from __future__ import annotations
 
+from rlvr.plugins import import_dotted
 from rlvr.samplers.base import Rollout, Sampler, overlong_penalty
 from rlvr.samplers.groups import DynamicSampler, GreedyBaselineSampler, GroupSampler
 from rlvr.samplers.self_verify import SelfVerifySampler
@@ -18,6 +20,16 @@ SAMPLERS: dict[str, type] = {
     "greedy_baseline": GreedyBaselineSampler,
     "self_verify": SelfVerifySampler,
 }
+
+
+def sampler_class(name: str) -> type:
+    """A registered sampler, or a plug-in `package.module:Class`."""
+    if name in SAMPLERS:
+        return SAMPLERS[name]
+    if ":" in name:
+        return import_dotted(name)
+    raise ValueError(f"unknown sampler {name!r}; allowed values: {', '.join(sorted(SAMPLERS))}, "
+                     "or 'package.module:Class'")
 
 
 def sampler_name(cfg, *, needs_greedy: bool) -> str:
@@ -32,11 +44,11 @@ def sampler_name(cfg, *, needs_greedy: bool) -> str:
 def build_sampler(cfg, tokenizer, *, needs_greedy: bool) -> Sampler:
     """The run's sampler: the base one, wrapped by `self_verify` when enabled. `needs_greedy`:
     the method trains against a greedy completion's reward (it says so itself)."""
-    sampler = SAMPLERS[sampler_name(cfg, needs_greedy=needs_greedy)](cfg, tokenizer=tokenizer, greedy=needs_greedy)
+    sampler = sampler_class(sampler_name(cfg, needs_greedy=needs_greedy))(cfg, tokenizer=tokenizer, greedy=needs_greedy)
     if cfg.self_verify.enabled:
         sampler = SAMPLERS["self_verify"](cfg, tokenizer=tokenizer, inner=sampler)
     return sampler
 
 
 __all__ = ["SAMPLERS", "DynamicSampler", "GreedyBaselineSampler", "GroupSampler", "Rollout", "Sampler",
-           "SelfVerifySampler", "build_sampler", "overlong_penalty", "sampler_name"]
+           "SelfVerifySampler", "build_sampler", "overlong_penalty", "sampler_class", "sampler_name"]

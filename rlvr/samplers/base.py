@@ -61,6 +61,10 @@ class Sampler(Protocol):
 
     wraps: ClassVar[bool]
 
+    @staticmethod
+    def check_config(cfg) -> None:
+        """Raise ConfigError for settings of its own section it cannot sample with."""
+
     def collect(self, stream, engine, reward_fn, render: Render) -> Rollout: ...
 
     def state_dict(self) -> dict: ...

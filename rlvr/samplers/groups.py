@@ -39,6 +39,10 @@ class GroupSampler:
         self.sampling = SamplingParams(max_new_tokens=r.max_new_tokens, temperature=r.temperature,
                                        top_p=r.top_p, top_k=r.top_k)
 
+    @staticmethod
+    def check_config(cfg) -> None:
+        """The `rollout.*` keys are checked with the rest of the config; nothing of its own."""
+
     # -- what differs between the samplers of this file ---------------------------------
     def rounds(self) -> tuple[int, int]:
         """(most generation rounds, prompts drawn per round)."""

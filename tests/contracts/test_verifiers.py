@@ -69,3 +69,21 @@ def test_hostile_completions_cost_nothing_but_their_reward(name):
         # none of them states 5 as its own single final answer: the echo is the prompt's, the
         # nested box is not a number, and "5 or 6" is a hedge
         assert [v.reward for v in verdicts] == [0.0] * len(HOSTILE)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_verifier_declares_how_it_is_called_and_is_documented(name):
+    """The pool calls `batch` for a verifier that declares `needs_group` (a prompt's whole
+    group) or a `batch_size` (chunks of completions), `__call__` otherwise; every verifier has
+    a one-line description for `rlvr verifiers` and a docs page."""
+    from pathlib import Path
+
+    from rlvr.verifiers import DESCRIPTIONS
+    from rlvr.verifiers.reward import calling_mode
+
+    cls = REGISTRY[name]
+    needs_group, batch_size = calling_mode(name)
+    assert callable(getattr(cls, "batch" if needs_group or batch_size else "__call__", None)), name
+    assert DESCRIPTIONS.get(name), name
+    page = {"random": "spurious", "format": "math"}.get(name, name)  # format: a section of math.md
+    assert (Path(__file__).resolve().parents[2] / "docs" / "verifiers" / f"{page}.md").is_file(), name
