@@ -12,7 +12,7 @@ meta)`; or several (`BatchTask`, marked by `BATCH_TASK`), answered by `verifier.
 score a chunk at once (a model). A batch gets `timeout_s` per completion, and its failure
 costs each of its completions reward 0 with the error.
 
-What the pool promises (tests/unit/test_pool.py):
+What the pool promises (tests/unit/verifiers/test_pool.py):
 - a call's limit counts from when its worker begins it: the worker acknowledges each task
   ("started") and the clock starts then, so time queued or spent starting a replacement is
   never charged to a call, and a result that has arrived is never called a timeout;

@@ -1,5 +1,5 @@
-"""Verifiers used only by the pool's tests (tests/unit/test_pool.py), loaded in the worker
-processes by their import path (`tests.unit.pool_fixtures:Name`): workers that spin in C,
+"""Verifiers used only by the pool's tests (tests/unit/verifiers/test_pool.py), loaded in the worker
+processes by their import path (`tests.unit.verifiers.pool_fixtures:Name`): workers that spin in C,
 crash, or start slowly."""
 import os
 import re

@@ -460,7 +460,7 @@ def test_the_verdict_cannot_be_written_through_the_parents_descriptors():
     verdict pipe could take forged lines (found while fixing issue 9, item 6). The verdict
     channel is a socketpair, which /proc does not re-open. As root, whose capabilities the
     program lacks, a helper process runs the check as nobody."""
-    args = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), PARENT_FDS, DOUBLE]
+    args = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), PARENT_FDS, DOUBLE]
     if os.geteuid() != 0:
         r = run_python(PARENT_FDS, asserts=DOUBLE, audit_hook=False, landlock=False, namespaces=False, **LIMITS)
         asserts, stderr = r.asserts, r.stderr

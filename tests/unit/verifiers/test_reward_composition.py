@@ -9,8 +9,8 @@ from rlvr.verifiers import get
 from rlvr.verifiers.pool import BATCH_TASK, VerifierPool
 from rlvr.verifiers.reward import RewardFunction, verifier_meta
 
-GROUP = "tests.unit.verifier_fixtures:GroupProbe"
-CHUNK = "tests.unit.verifier_fixtures:ChunkProbe"
+GROUP = "tests.unit.verifiers.verifier_fixtures:GroupProbe"
+CHUNK = "tests.unit.verifiers.verifier_fixtures:ChunkProbe"
 
 
 def test_group_verifier_sees_each_prompt_group_whole_and_in_order():

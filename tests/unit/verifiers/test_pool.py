@@ -12,8 +12,8 @@ import pytest
 
 from rlvr.verifiers.pool import VerifierPool
 
-ROOT = str(Path(__file__).resolve().parents[2])
-SLOW = "tests.unit.pool_fixtures:SlowStart"
+ROOT = str(Path(__file__).resolve().parents[3])
+SLOW = "tests.unit.verifiers.pool_fixtures:SlowStart"
 LINUX = sys.platform.startswith("linux")
 
 # The trainer, reduced to its pool: one worker, one task that never ends by itself.
@@ -109,7 +109,7 @@ def test_workers_die_with_a_killed_trainer_even_while_spinning_in_c(tmp_path):
         trainer.wait()
         assert _within(5, lambda: not _alive(worker)), "the worker outlived the trainer"
 
-    _kill_trainer_while("tests.unit.pool_fixtures:SpinInC", "spinning", tmp_path, check)
+    _kill_trainer_while("tests.unit.verifiers.pool_fixtures:SpinInC", "spinning", tmp_path, check)
 
 
 @pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux-only")
@@ -125,7 +125,7 @@ def test_code_sandbox_grandchildren_die_with_a_killed_trainer(tmp_path):
         trainer.wait()
         assert _within(5, lambda: not any(_alive(p) for p in survivors)), "the worker or its sandbox child lived on"
 
-    _kill_trainer_while("tests.unit.pool_fixtures:SandboxSpin", "sandboxing", tmp_path, check)
+    _kill_trainer_while("tests.unit.verifiers.pool_fixtures:SandboxSpin", "sandboxing", tmp_path, check)
 
 
 def test_watchdog_ends_a_process_whose_parent_is_gone(tmp_path):
@@ -200,7 +200,7 @@ def test_a_slow_answer_is_still_a_timeout():
 
 def test_a_worker_that_cannot_start_raises():
     t = time.monotonic()
-    with VerifierPool([("tests.unit.pool_fixtures:NoSuchVerifier", {})], workers=2, timeout_s=1.0) as pool:
+    with VerifierPool([("tests.unit.verifiers.pool_fixtures:NoSuchVerifier", {})], workers=2, timeout_s=1.0) as pool:
         with pytest.raises(RuntimeError, match="failed to start"):
             pool.run([(0, "x", None, {})])
     assert time.monotonic() - t < 30

@@ -1,5 +1,5 @@
 """Verifiers used only by tests, loaded in the pool's worker processes by their import path
-(`tests.unit.verifier_fixtures:Name`), to exercise batch calls, failures and hangs."""
+(`tests.unit.verifiers.verifier_fixtures:Name`), to exercise batch calls, failures and hangs."""
 import time
 
 from rlvr.verifiers.base import Verdict
