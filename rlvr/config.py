@@ -203,6 +203,10 @@ class RolloutConfig:
     max_gen_rounds: int = 10
     """Most generation rounds per step with dynamic sampling; a step that still lacks groups
     then trains on the ones it has (the metric `dynamic/short_groups` counts the gap)."""
+    dynamic_filter: Literal["accuracy", "reward_spread"] = "accuracy"
+    """Which groups dynamic sampling keeps: `accuracy` — some but not all completions correct
+    by the accuracy verifier (DAPO Eq. 11); `reward_spread` — total rewards not all equal
+    (shaping included; before issue 10 the only rule)."""
     oversample: float = 1.0
     """With dynamic sampling, prompts drawn per generation round as a multiple of
     `prompts_per_step` (verl's DAPO recipe draws 3×); surplus mixed groups are discarded."""

@@ -1,10 +1,13 @@
 """Samplers that draw P prompts and G completions of each: `groups` (plain), `dynamic`
 (DAPO's dynamic sampling) and `greedy_baseline` (ReMax's extra greedy completion).
 
-- DAPO's dynamic sampling (arXiv 2503.14476 §3.2, Eq. 11): groups whose rewards are all
-  equal carry no signal; they are dropped and fresh prompts are generated until the batch
-  holds P groups or `rollout.max_gen_rounds` rounds were spent (`rollout.oversample` × P
-  prompts a round, as verl's recipe draws 3×).
+- DAPO's dynamic sampling (arXiv 2503.14476 §3.2, Eq. 11, "0 < |{o_i : is_equivalent(a, o_i)}|
+  < G"): groups whose completions are all correct or all wrong (by the accuracy verifier) are
+  dropped and fresh prompts are generated until the batch holds P groups or
+  `rollout.max_gen_rounds` rounds were spent (`rollout.oversample` × P prompts a round, as
+  verl's recipe draws 3×). `rollout.dynamic_filter: reward_spread` keeps any group whose total
+  rewards differ instead (shaping included: a group with no correct answer but unequal
+  overlong penalties then trains on length alone).
 - ReMax's baseline (arXiv 2310.10505, Algorithm 1): one greedy completion per prompt, scored
   like the rest; its reward is `Rollout.greedy_rewards`.
 - DAPO's soft overlong punishment (§3.4, Eq. 13), `reward.overlong_buffer`, shapes the
@@ -48,8 +51,8 @@ class GroupSampler:
         """(most generation rounds, prompts drawn per round)."""
         return 1, self.P
 
-    def keeps(self, rewards) -> bool:
-        """Whether a group with these [G] rewards joins the batch."""
+    def keeps(self, rewards, correct: list[bool]) -> bool:
+        """Whether a group with these [G] rewards and correct flags joins the batch."""
         return True
 
     def extra_metrics(self, used_rounds: int, dropped: int, kept: int) -> dict[str, float]:
@@ -102,7 +105,7 @@ class GroupSampler:
             all_lengths.append(lengths)
             all_truncated += [c.finish_reason == "length" for c in completions]
             for p in range(n):
-                if not self.keeps(rewards[p]):
+                if not self.keeps(rewards[p], scored.correct[p * G:(p + 1) * G]):
                     dropped += 1
                     continue
                 if len(kept) < P:
@@ -144,13 +147,16 @@ class GroupSampler:
 
 
 class DynamicSampler(GroupSampler):
-    """DAPO's dynamic sampling: only groups with a spread of rewards join the batch."""
+    """DAPO's dynamic sampling: only groups with some correct and some wrong completions join
+    the batch (or, with `rollout.dynamic_filter: reward_spread`, a spread of rewards)."""
 
     def rounds(self) -> tuple[int, int]:
         return self.cfg.rollout.max_gen_rounds, math.ceil(self.P * self.cfg.rollout.oversample)
 
-    def keeps(self, rewards) -> bool:
-        return not bool((rewards == rewards[0]).all())
+    def keeps(self, rewards, correct: list[bool]) -> bool:
+        if self.cfg.rollout.dynamic_filter == "reward_spread":
+            return not bool((rewards == rewards[0]).all())
+        return 0 < sum(correct) < len(correct)
 
     def extra_metrics(self, used_rounds: int, dropped: int, kept: int) -> dict[str, float]:
         return {"dynamic/rounds": float(used_rounds), "dynamic/dropped_groups": float(dropped),

@@ -103,3 +103,29 @@ def test_overlong_shaping_and_greedy_rewards_in_collect():
     assert got.rewards.tolist() == [[0.0, -0.5, -1.0]]
     # the greedy completion (length 1) keeps its 0.5
     assert got.greedy_rewards.tolist() == [0.5]
+
+
+def test_dynamic_sampling_keeps_groups_by_correctness_as_dapo_does():
+    """Issue 10 fix 1 (DAPO Eq. 11: keep iff 0 < #correct < G): a group with no correct answer
+    but unequal overlong penalties was kept and trained on length alone. FakeEngine's
+    completion j has j+1 tokens: with max_new_tokens 3 and a 2-token buffer, lengths 1, 2, 3
+    get penalties 0, −0.5, −1 — a spread of rewards in every group."""
+    def never_correct(texts, refs, metas, groups=None):
+        return Scored([0.0] * len(texts), [False] * len(texts), [{} for _ in texts], {})
+
+    def mixed(texts, refs, metas, groups=None):  # prompt i: sample 0 correct iff i is odd
+        ok = [int(t.split(":")[0]) % 2 == 1 and t.endswith(":0") for t in texts]
+        return Scored([float(x) for x in ok], ok, [{} for _ in texts], {})
+
+    shaped = dict(dynamic_sampling=True, max_gen_rounds=3, max_new_tokens=3)
+    over = {"reward": {"overlong_buffer": 2}}
+    cfg = load_config(None, {"rollout": {"prompts_per_step": 2, "group_size": 3, **shaped}, **over})
+    got = collect(CountingStream(), FakeEngine(), never_correct, lambda s: [int(s.prompt)], cfg)
+    # every group is all wrong: none kept, 3 rounds × 2 prompts dropped
+    assert len(got.samples) == 0 and got.metrics["dynamic/dropped_groups"] == 6
+    got = collect(CountingStream(), FakeEngine(), mixed, lambda s: [int(s.prompt)], cfg)
+    assert [s.prompt for s in got.samples] == ["1", "3"]  # the odd prompts have one correct of three
+    spread = load_config(None, {"rollout": {"prompts_per_step": 2, "group_size": 3, **shaped,
+                                            "dynamic_filter": "reward_spread"}, **over})
+    got = collect(CountingStream(), FakeEngine(), never_correct, lambda s: [int(s.prompt)], spread)
+    assert [s.prompt for s in got.samples] == ["0", "1"]  # the old rule: the penalties differ
