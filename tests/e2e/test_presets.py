@@ -17,7 +17,7 @@ FINGERPRINTS = {
     "dr_grpo": {},
     "dapo": {"dynamic/rounds": lambda v: 1 <= v <= 10},
     "gspo": {"clip_frac": lambda v: 0 <= v <= 1},
-    "gmpo": {},
+    "gmpo": {"ratio_max": lambda v: v > 1.0},  # 8 optimizer steps per rollout: π moves off π_old (fix 2)
     "gfpo": {"filter/kept_frac": lambda v: v == 0.5},  # 8 of 16
     "delta_l": {},
     "rloo": {},
