@@ -51,9 +51,11 @@ def adaptive_keep(group_means: Tensor, history: Tensor, *, keeps: Sequence[int] 
     """Adaptive-difficulty GFPO: how many responses each prompt keeps `[P]` (long).
 
     A prompt's difficulty is its mean reward m over its group; against the quartiles q25, q50,
-    q75 of `history` (mean rewards of earlier prompts) it falls in bucket 0 (m < q25, very
-    hard), 1 (m < q50), 2 (m < q75) or 3 (easy), and keeps `keeps[bucket]` — hard prompts are
-    filtered less and keep more. The paper's defaults for G = 16: 8, 8, 6,
+    q75 of `history` (mean rewards of earlier prompts) it falls in bucket 0 (m ≤ q25, very
+    hard), 1 (m ≤ q50), 2 (m ≤ q75) or 3 (easy), and keeps `keeps[bucket]` — hard prompts are
+    filtered less and keep more. A mean on a boundary counts as the harder bucket: with 0/1
+    rewards most early prompts share the mean 0, the quartiles tie at 0, and the paper's strict
+    `m < q` would put every one of them, the hardest, in the easy bucket with the smallest k. The paper's defaults for G = 16: 8, 8, 6,
     4. Until `history` holds `min_history` values every prompt keeps max(keeps), the paper's
     warm-up. The paper streams the means into a t-digest (approximate quantiles, updated with
     the current prompt before it is queried); here the quantiles are exact over `history`, and
@@ -66,8 +68,8 @@ def adaptive_keep(group_means: Tensor, history: Tensor, *, keeps: Sequence[int] 
         return torch.full(group_means.shape, int(table.max()), dtype=torch.long, device=group_means.device)
     q = torch.quantile(history.to(torch.float64).flatten(),
                        torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64, device=history.device))
-    # right=True: bucket i holds q[i−1] ≤ m < q[i], so m == q25 is "hard", not "very hard"
-    bucket = torch.bucketize(group_means.to(torch.float64), q.to(group_means.device), right=True)
+    # right=False: bucket i holds q[i−1] < m ≤ q[i] — ties go to the hardest bucket they touch
+    bucket = torch.bucketize(group_means.to(torch.float64), q.to(group_means.device), right=False)
     return table[bucket]
 
 

@@ -51,12 +51,22 @@ def test_keep_larger_than_the_group_is_an_error():
 
 def test_adaptive_keep_buckets_by_history_quartiles():
     # history 0..15: torch.quantile interpolates linearly at 0.25·15 = 3.75, 7.5, 11.25
-    # means 0 → <q25 (0); 3.75 → [q25, q50) (1); 5 (1); 7.5 → [q50, q75) (2); 11.24 (2); 11.25 → ≥q75 (3); 15 (3)
+    # buckets (q[i−1], q[i]]: 0 → ≤q25 (0); 3.75 = q25 (0); 3.76 (1); 7.5 = q50 (1); 11.24 (2);
+    # 11.25 = q75 (2); 11.26 (3); 15 (3)
     history = torch.arange(16.0)
-    means = torch.tensor([0.0, 3.75, 5.0, 7.5, 11.24, 11.25, 15.0])
+    means = torch.tensor([0.0, 3.75, 3.76, 7.5, 11.24, 11.25, 11.26, 15.0])
     keep = adaptive_keep(means, history, keeps=(10, 8, 6, 4))
-    assert keep.tolist() == [10, 8, 8, 6, 6, 4, 4]
-    assert adaptive_keep(means, history).tolist() == [8, 8, 8, 6, 6, 4, 4]  # the paper's (8, 8, 6, 4)
+    assert keep.tolist() == [10, 10, 8, 8, 6, 6, 4, 4]
+    assert adaptive_keep(means, history).tolist() == [8, 8, 8, 8, 6, 6, 4, 4]  # the paper's (8, 8, 6, 4)
+
+
+def test_adaptive_keep_gives_tied_quartiles_to_the_hardest_bucket():
+    """Issue 10 fix 3: with most earlier prompts at mean reward 0 the quartiles tie at 0, and
+    the strict rule m < q put every prompt at 0 — the hardest — in the easy bucket, k = 4.
+    History: 14 zeros and 2 ones → q25 = q50 = q75 = 0 (0.25·15 … 0.75·15 all index zeros)."""
+    history = torch.tensor([0.0] * 14 + [1.0] * 2)
+    keep = adaptive_keep(torch.tensor([0.0, 0.5, 1.0]), history)
+    assert keep.tolist() == [8, 4, 4]  # mean 0: very hard (k 8); above every quartile: easy
 
 
 def test_adaptive_keep_warm_up_keeps_the_maximum():
