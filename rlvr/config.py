@@ -284,6 +284,11 @@ class AlgoConfig:
     kl_in_reward: bool = False
     """Put −β·KL on each token's reward (PPO-RLHF and REINFORCE++ convention) instead of β·KL
     in the loss (GRPO's)."""
+    whiten_over: Literal["tokens", "sequences"] = "tokens"
+    """REINFORCE++ (`reinforce_pp`, `reinforce_pp_baseline`): whiten each token's return —
+    outcome reward (group-centred for the baseline variant) plus the KL-to-go — over every
+    token of the batch (`tokens`, the paper's Eq. 8–10 and OpenRLHF), or whiten the sequence
+    rewards and add the KL-to-go afterwards (`sequences`, rlvr before issue 10)."""
     entropy_coef: float = 0.0
     """Entropy bonus: subtract this × the token-mean entropy of the policy from the loss
     (1-shot RLVR uses 0.001)."""

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import copy
 from functools import partial
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor
 
 from rlvr.algos import ADVANTAGES, KL
+from rlvr.algos.advantages import dr_grpo
 from rlvr.algos.filters import GROUP_FILTERS, adaptive_keep, filtered_advantages
-from rlvr.algos.gae import kl_return_to_go
+from rlvr.algos.gae import kl_return_to_go, whiten
 from rlvr.batching import RolloutBatch, collate, score
 from rlvr.configtools import ConfigError
 from rlvr.methods.base import TrainBatch
@@ -36,6 +37,12 @@ ADVANTAGE_INPUTS: dict[str, tuple[str, ...]] = {"remax": ("greedy_rewards",)}
 GROUP_RELATIVE = frozenset({"grpo", "dr_grpo", "rloo", "reinforce_pp_baseline", "jepo"})
 """Estimators that compare the completions of a group: a group of one gets 0 (refused with
 `rollout.group_size: 1`)."""
+TOKEN_WHITENED: dict[str, Callable[[Tensor], Tensor]] = {"reinforce_pp": lambda r: r,
+                                                        "reinforce_pp_baseline": dr_grpo}
+"""REINFORCE++ with `algo.whiten_over: tokens` (arXiv 2501.03262 Eq. 8–10, OpenRLHF's
+`reinforce` / `reinforce_baseline`): each token's return is the sequence's value here (the
+reward; the group-centred reward for the baseline variant) minus β·Σ_{s≥t} KL_s, and the
+returns are whitened over every token of the batch — long sequences weigh by their length."""
 
 
 class DifficultyHistory:
@@ -104,6 +111,10 @@ class PolicyGradient:
                 raise ConfigError(f"'algo.filter' ({a.filter}) needs an advantage computed from a group's rewards "
                                   f"alone; '{a.advantage}' is not (allowed with a filter: " + ", ".join(
                                       n for n in PolicyGradient.advantages if n not in ADVANTAGE_INPUTS) + ")")
+        if a.filter != "none" and a.advantage in TOKEN_WHITENED and a.whiten_over == "tokens":
+            raise ConfigError(f"'algo.filter' keeps some responses of each group; '{a.advantage}' with "
+                              "'algo.whiten_over: tokens' whitens over every token of the batch — set "
+                              "'algo.whiten_over: sequences' to filter")
         if G < 2 and a.advantage in GROUP_RELATIVE:
             raise ConfigError(f"'rollout.group_size' is {G}, but 'algo.advantage' {a.advantage} compares the "
                               "completions of a group: every advantage would be 0. Use group_size ≥ 2, or an "
@@ -133,6 +144,12 @@ class PolicyGradient:
     def advantages_of(self, rollout: Rollout, rewards: Tensor, batch: RolloutBatch,
                       kl: Tensor | None) -> tuple[Tensor, dict, dict]:
         """(advantages, what `after_update` needs, metrics)."""
+        a = self.cfg.algo
+        if a.advantage in TOKEN_WHITENED and a.whiten_over == "tokens":
+            returns = TOKEN_WHITENED[a.advantage](rewards).reshape(-1).unsqueeze(-1) * batch.mask
+            if kl is not None:
+                returns = returns + kl_return_to_go(kl, batch.mask, coef=a.kl_coef)
+            return whiten(returns, batch.mask, eps=a.advantage_args.get("eps", 1e-6)), {}, {}
         lengths = torch.tensor([len(c.token_ids) for c in rollout.completions]).view_as(rewards)
         inputs = {name: getattr(rollout, name) for name in ADVANTAGE_INPUTS.get(self.cfg.algo.advantage, ())}
         seq_adv, metrics = sequence_advantages(self.cfg, rewards, lengths, inputs=inputs, history=self.history)

@@ -22,6 +22,7 @@ FINGERPRINTS = {
     "delta_l": {},
     "rloo": {},
     "reinforce_pp": {"kl": lambda v: v >= 0},
+    "reinforce_pp_baseline": {"kl": lambda v: v >= 0},
     "remax": {"reward/greedy_mean": lambda v: 0 <= v <= 1},
     "ppo": {"value/loss": lambda v: v >= 0, "value/grad_norm": lambda v: v > 0},
     "jepo": {"jepo/evidence": lambda v: v < 0, "jepo/valid_frac": lambda v: v == 1.0},
