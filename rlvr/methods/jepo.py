@@ -18,7 +18,7 @@ from rlvr.configtools import ConfigError
 from rlvr.methods.answer_likelihood import jepo_batch, score_answers
 from rlvr.methods.objective import logprob_options
 from rlvr.methods.policy_gradient import PolicyGradient
-from rlvr.methods.terms import AnswerLikelihood
+from rlvr.methods.terms import AnswerLikelihood, PolicyLoss
 from rlvr.samplers.base import Rollout
 
 
@@ -28,6 +28,10 @@ class JEPO(PolicyGradient):
 
     @staticmethod
     def check_config(cfg) -> None:
+        if cfg.algo.reduce != "seq_mean_token_sum":
+            raise ConfigError(f"'algo.reduce' is {cfg.algo.reduce!r}; JEPO's estimator (arXiv 2503.19618 Eq. 7) "
+                              "sums log π over each chain of thought's tokens: set 'algo.reduce: "
+                              "seq_mean_token_sum' (the jepo preset does)")
         if cfg.rollout.dynamic_sampling:
             raise ConfigError("'rollout.dynamic_sampling' filters groups by verifier rewards, which JEPO "
                               "('algo.advantage: jepo') does not train on; turn one of them off")
@@ -42,7 +46,19 @@ class JEPO(PolicyGradient):
         return False
 
     def terms(self) -> list:
-        return super().terms() + [AnswerLikelihood()]
+        """The estimator's gradient per prompt (arXiv 2503.19618, §3–4; docs/algorithms/jepo.md):
+
+            multi:  Σ_i A_i ∇log π(c_i|x) + Σ_i w_i ∇ℓ_i      (w = softmax ℓ)
+            single: (1/n) Σ_i A_i ∇log π(c_i|x) + (1/n) Σ_i ∇ℓ_i
+
+        averaged over the P prompts. `seq_mean_token_sum` gives (1/(P·n)) Σ_i Σ_t, the single
+        bound's policy-gradient weight; the multi-sample bound's has no 1/n, so its policy loss
+        is scaled by n = G. The supervised term carries β_sup·w/P (`batch_of`)."""
+        a = self.cfg.algo
+        scale = self.cfg.rollout.group_size if a.advantage_args.get("bound", "multi") == "multi" else 1
+        _, *others = super().terms()  # the policy loss is rebuilt with the estimator's scale
+        return [PolicyLoss(a.loss, a.loss_args, a.correction, a.correction_args, a.pg_coef * scale),
+                *others, AnswerLikelihood()]
 
     def batch_of(self, rollout: Rollout) -> tuple[RolloutBatch, Tensor, dict, Tensor | None]:
         """Each chain of thought continued by the reference answer; JEPO's "reward" is ℓ."""

@@ -41,7 +41,8 @@ def _cfg(tiny_config_path, name, kl=0.0):
     cls = METHODS[name] if name in METHODS else import_dotted(name)
     return load_config(tiny_config_path, [f"--algo.method={name}", f"--algo.advantage={cls.advantages[0]}",
                                           f"--algo.kl_coef={kl}", "--rollout.prompts_per_step=2",
-                                          "--rollout.group_size=3", "--optim.micro_batch_size=2"])
+                                          "--rollout.group_size=3", "--optim.micro_batch_size=2"]
+                       + (["--algo.reduce=seq_mean_token_sum"] if name == "jepo" else []))  # its estimator's
 
 
 @pytest.mark.parametrize("kl", [0.0, 0.05])
