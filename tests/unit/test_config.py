@@ -174,3 +174,17 @@ def test_empty_duplicated_or_folder_configs_are_errors(tmp_path):
     binary.write_bytes(b"run:\n  name: \xff\n")
     with pytest.raises(ConfigError, match="not valid UTF-8"):
         load_config(str(binary))
+
+
+@pytest.mark.parametrize("preset, keys", [
+    ("gfpo", {"algo.kl_coef": 0.001, "algo.entropy_coef": 0.001}),            # arXiv 2508.09726 §4
+    ("jepo", {"rollout.group_size": 4, "algo.kl_coef": 0.001}),                # arXiv 2503.19618: n = 4, KL 1e-3
+    ("dapo", {"algo.mini_batches": 16}),                                        # arXiv 2503.14476: 16 steps a rollout
+    ("gmpo", {"algo.mini_batches": 8}),                                         # the authors: 8 steps a rollout
+])
+def test_presets_carry_the_papers_defaults(preset, keys, tiny_config_path):
+    """Issue 10 fix 6 (and 2): the presets omitted these defaults of their papers."""
+    cfg = load_config(tiny_config_path, algo=preset)
+    for key, value in keys.items():
+        section, name = key.split(".")
+        assert getattr(getattr(cfg, section), name) == value, key
