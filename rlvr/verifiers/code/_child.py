@@ -81,13 +81,8 @@ def main():
     import json
     with open(sys.argv[1], "rb") as f:
         cfg = json.loads(f.read())
-    write, exit_now, out_fd = os.write, os._exit, cfg["result_fd"]
-
-    def record(line):
-        try:
-            write(out_fd, (line.replace("\n", " ")[:300] + "\n").encode("utf-8", "replace"))
-        except OSError:
-            pass
+    exit_now = os._exit
+    record = _confine.recorder(cfg["result_fd"])
 
     iso = _confine.isolate(cfg)
     if cfg["audit"]:

@@ -57,6 +57,19 @@ _SYSCALLS = {
 }
 
 
+def recorder(out_fd):
+    """`record(line)`: one status line to the parent on `out_fd` — newlines flattened, at most
+    300 characters — that never raises (the parent may already be gone)."""
+    write = os.write
+
+    def record(line):
+        try:
+            write(out_fd, (line.replace("\n", " ")[:300] + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+    return record
+
+
 def _libc():
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)

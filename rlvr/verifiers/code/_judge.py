@@ -177,13 +177,8 @@ def main():
     import json
     with open(0, "rb") as f:  # and closed: nothing of the configuration stays open
         cfg = json.loads(f.read())
-    write, exit_now, out_fd = os.write, os._exit, cfg["result_fd"]
-
-    def record(line):
-        try:
-            write(out_fd, (line.replace("\n", " ")[:300] + "\n").encode("utf-8", "replace"))
-        except OSError:
-            pass
+    exit_now = os._exit
+    record = _confine.recorder(cfg["result_fd"])
 
     tests = []
     for node in ast.parse(cfg["tests"], "<tests>").body:
