@@ -48,8 +48,9 @@ class TermInputs:
 @runtime_checkable
 class LossTerm(Protocol):
     needs: ClassVar[frozenset[str]]
-    """Inputs beyond log-probs: `ref_logp` (a reference model's scores in the TrainBatch),
-    `entropy_grad` (the entropy with gradients), `answer_weights` (JEPO)."""
+    """Inputs beyond log-probs: `old_logp` (π_old's, scored before the update unless the step
+    is on-policy), `ref_logp` (a reference model's), `entropy_grad` (the entropy with
+    gradients), `answer_weights` (JEPO's supervised weights)."""
     linear_in_advantage: ClassVar[bool]
     """Exactly zero value and gradient for a row whose advantage is zero."""
 

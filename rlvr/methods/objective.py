@@ -52,7 +52,8 @@ def score_old_and_ref(model, ref_model, train: TrainBatch, cfg) -> None:
     """Fill in what the terms need before the update: π_old's log-probs when the step is not
     on-policy, the reference model's when a term asks for them."""
     opts = dict(micro_batch_size=cfg.optim.micro_batch_size, **logprob_options(cfg))
-    if train.old_logp is None and not on_policy(cfg, len(train.batch)):
+    if train.old_logp is None and not on_policy(cfg, len(train.batch)) and any("old_logp" in t.needs
+                                                                               for t in train.terms):
         train.old_logp = score(model, train.batch, **opts)
     if train.ref_logp is None and any("ref_logp" in t.needs for t in train.terms):
         train.ref_logp = score(ref_model, train.batch, **opts)

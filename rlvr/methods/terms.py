@@ -36,7 +36,7 @@ class PolicyLoss:
     entry is linear in the advantage (the contract suite checks it: zero loss and gradient
     at Â = 0)."""
 
-    needs: ClassVar[frozenset[str]] = frozenset()
+    needs: ClassVar[frozenset[str]] = frozenset({"old_logp"})
     linear_in_advantage: ClassVar[bool] = True
 
     def __init__(self, loss: str, loss_args: dict, correction: str, correction_args: dict, coef: float) -> None:

@@ -28,7 +28,9 @@ def _rows(path):
     ("ppo", ["--algo.kl_coef=0.05", "--algo.kl_in_reward=true"]),      # critic + optimizer state
     ("gfpo", ["--algo.filter_adaptive_keep=[8, 8, 6, 4]"]),           # difficulty history
     ("dapo", []),                                                     # dynamic sampling's extra rounds
-], ids=["ppo_kl_in_reward", "gfpo_adaptive", "dapo"])
+    ("jepo", ["--rollout.prompts_per_step=2"]),                       # answer likelihoods, KL reference
+    ("remax", []),                                                    # the greedy-baseline sampler
+], ids=["ppo_kl_in_reward", "gfpo_adaptive", "dapo", "jepo", "remax"])
 def test_resume_matches_the_straight_run(tmp_path, algo, extra):
     _run(tmp_path, "straight", algo, extra + ["--run.steps=6", "--run.save_every=3"])
     _run(tmp_path, "stopped", algo, extra + ["--run.steps=3", "--run.save_every=3"])
