@@ -100,7 +100,7 @@ def test_algo_preset_layers_between_the_file_and_the_overrides(tiny_config_path)
     ({"reward": {"overlong_buffer": 200}}, ["overlong_buffer", "max_new_tokens"]),
     ({"algo": {"advantage": "gae", "filter": "shortest", "filter_keep": 4}}, ["algo.filter", "gae"]),
     ({"algo": {"advantage": "remax", "filter": "shortest", "filter_keep": 4}}, ["algo.filter", "remax"]),
-    ({"algo": {"advantage": "jepo"}, "rollout": {"dynamic_sampling": True}}, ["dynamic_sampling", "jepo"]),
+    ({"algo": {"advantage": "jepo", "reduce": "seq_mean_token_sum"}, "rollout": {"dynamic_sampling": True}}, ["dynamic_sampling", "jepo"]),
 ])
 def test_bad_method_settings_are_named(override, must_mention):
     with pytest.raises(ConfigError) as err:
