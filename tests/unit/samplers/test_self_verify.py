@@ -216,7 +216,7 @@ def test_config_surface(tiny_config_path):
                          (["--self_verify.template=rate {solution}"], "{question}"),
                          (["--self_verify.answer_pattern=(\\d"], "answer_pattern"),
                          (["--algo.advantage=remax"], "greedy baseline"),
-                         (["--algo.advantage=jepo"], "reference answer"),
+                         (["--algo.advantage=jepo", "--algo.reduce=seq_mean_token_sum"], "reference answer"),
                          (["--self_verify.targets=five"], "targets")]:
         with pytest.raises(ConfigError, match=message):
             load_config(tiny_config_path, on + bad)
