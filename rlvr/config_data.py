@@ -1,0 +1,110 @@
+"""The `data` section of the run configuration: where prompts come from and how they are
+shown (part of `rlvr.config`, kept apart so that each file stays small)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+@dataclass(frozen=True)
+class FewShot:
+    prompt: str
+    """The user turn of a worked example shown before the real question."""
+    completion: str
+    """The assistant turn of that example."""
+
+
+@dataclass(frozen=True)
+class ArithmeticConfig:
+    min_operand: int = 10
+    """Smallest operand of a generated problem."""
+    max_operand: int = 99
+    """Largest operand of a generated problem."""
+    ops: list[Literal["+", "-", "*"]] = field(default_factory=lambda: ["+", "-"])
+    """Operations to draw from. Subtraction never goes below zero."""
+    word_problems: bool = False
+    """Phrase problems as short stories instead of bare expressions."""
+    eval_fraction: float = 0.1
+    """Share of all distinct problems reserved for the held-out set (assigned by hash, so the
+    train and held-out problems are disjoint whatever the seeds)."""
+
+
+@dataclass(frozen=True)
+class DerivationsConfig:
+    min_terms: int = 3
+    """Fewest numbers in a generated chain sum/difference."""
+    max_terms: int = 4
+    """Most numbers in a generated chain."""
+    max_operand: int = 20
+    """Largest number in a chain (the smallest is 1)."""
+
+
+@dataclass(frozen=True)
+class IFEvalTaskConfig:
+    min_constraints: int = 1
+    """Fewest instructions in a generated prompt."""
+    max_constraints: int = 3
+    """Most instructions in a generated prompt."""
+    constraint_ids: list[str] = field(default_factory=list)
+    """Instruction ids to draw from (empty: all; `rlvr.verifiers.ifeval.CONSTRAINTS` lists them)."""
+
+
+@dataclass(frozen=True)
+class CodeTaskConfig:
+    tests_per_problem: int = 4
+    """stdin/stdout test cases per generated programming problem."""
+    templates: list[str] = field(default_factory=list)
+    """Problem templates to draw from (empty: all of `rlvr.data.code_task`'s)."""
+    show_example: bool = True
+    """Show one input/output example in the prompt."""
+
+
+@dataclass(frozen=True)
+class MultipartConfig:
+    min_parts: int = 2
+    """Fewest sub-questions in a generated multi-part prompt (operands and ops: `data.arithmetic`)."""
+    max_parts: int = 3
+    """Most sub-questions in a generated multi-part prompt (at most 26: parts are (a)…(z))."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_parts <= self.max_parts <= 26:
+            raise ConfigError("'data.multipart' needs 1 ≤ min_parts ≤ max_parts ≤ 26")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: str = "arithmetic"
+    """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
+    whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
+    checkable instructions; `code`: small stdin/stdout programs; `multipart`: several arithmetic
+    sub-questions in one prompt) or a `.jsonl` / `.parquet` file."""
+    eval: str = "arithmetic"
+    """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
+    train_limit: int = 0
+    """Train on only the first N training prompts, repeated (1: the 1-shot RLVR setting); 0: all."""
+    prompt_field: str = "prompt"
+    """Field of a data row that holds the question (a string, or a list of chat messages)."""
+    answer_field: str = "answer"
+    """Field of a data row that holds the reference answer."""
+    prompt_template: str = "{prompt}"
+    """User message built from a row; `{prompt}` is replaced by the question."""
+    system_prompt: str = ""
+    """System message; empty keeps the tokenizer's default (if its template has one)."""
+    few_shot: list[FewShot] = field(default_factory=list)
+    """Worked examples placed before the question as earlier chat turns."""
+    shuffle: bool = True
+    """Shuffle file-based training data every epoch (seeded)."""
+    truncate: Literal["error", "left"] = "error"
+    """A prompt that leaves no room for `max_new_tokens` in the model's context: `error` stops
+    the run before the first step, naming the row; `left` keeps its last tokens (counted in
+    the metric `data/truncated_prompts`)."""
+    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    """Options of the procedural arithmetic task."""
+    derivations: DerivationsConfig = field(default_factory=DerivationsConfig)
+    """Options of the procedural derivations task (long reference answers, for JEPO)."""
+    ifeval: IFEvalTaskConfig = field(default_factory=IFEvalTaskConfig)
+    """Options of the procedural instruction-following task (reward: the `ifeval` verifier)."""
+    code: CodeTaskConfig = field(default_factory=CodeTaskConfig)
+    """Options of the procedural programming task (reward: the `code` verifier)."""
+    multipart: MultipartConfig = field(default_factory=MultipartConfig)
+    """Options of the procedural multi-part task (`multipart`: 2–3 arithmetic sub-questions, the
+    list of answers as reference; reward: the `partial` verifier)."""
