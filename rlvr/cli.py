@@ -40,7 +40,8 @@ Train a policy with RL from verifiable rewards.
 CONFIG is a YAML preset (e.g. configs/quickstart.yaml) that overrides the defaults below;
 --algo=NAME layers the algorithm preset configs/algos/NAME.yaml over it (`rlvr algos` lists
 them), --reward=NAME the reward preset configs/rewards/NAME.yaml (`rlvr verifiers` lists
-them); --section.key=value overrides come last (values are read as YAML: 8, 1e-5, true, [a, b]).
+them); overrides come last, written --section.key=value, --section.key value or
+section.key=value (Hydra style); values are read as YAML: 8, 1e-5, true, [a, b].
 --resume continues DIR from its newest complete checkpoint with the config saved there;
 the resumed run ends with exactly the weights an uninterrupted run would have.
 """
@@ -302,7 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OVERRIDABLE = ("train", "config", "label")
+"""Sub-commands that take config overrides."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    from rlvr.cli_args import normalise_overrides
     from rlvr.configtools import ConfigError
     from rlvr.data import DataError
     from rlvr.models import ModelNotFound
@@ -311,11 +317,18 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    try:
+        if argv and argv[0] in OVERRIDABLE:
+            argv = [argv[0], *normalise_overrides(argv[1:])]
+    except ConfigError as e:
+        print(f"rlvr: error: {e}", file=sys.stderr)
+        return 2
     args, extra = parser.parse_known_args(argv)
     bad = [x for x in extra if not (x.startswith("--") and "=" in x)]
-    if args.command in ("train", "config", "label"):
+    if args.command in OVERRIDABLE:
         if bad:
-            parser.error(f"unrecognised arguments: {' '.join(bad)} (config overrides look like --section.key=value)")
+            parser.error(f"unrecognised arguments: {' '.join(bad)} (config overrides look like "
+                         "--section.key=value, --section.key value or section.key=value)")
     elif extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     try:
