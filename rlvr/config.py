@@ -13,8 +13,9 @@ from typing import Any, Literal
 import yaml
 
 from rlvr.config_checks import mini_batch_size, rollout_batch_size, validate
-from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, deep_merge, describe,
-                              parse_overrides, preset_path, preset_summary, presets, read_yaml, to_plain)
+from rlvr.configtools import (ConfigError, algo_preset_path, algo_presets, build, config_file, deep_merge,
+                              describe, parse_overrides, preset_path, preset_summary, presets, read_yaml,
+                              to_plain)
 from rlvr.config_data import (ArithmeticConfig, CodeTaskConfig, DataConfig, DerivationsConfig, FewShot,  # noqa: F401
                                IFEvalTaskConfig, MultipartConfig)
 
@@ -341,7 +342,7 @@ def load_config(path: str | None = None, overrides: list[str] | dict | None = No
     `configs/rewards/NAME.yaml`), then overrides (`--a.b=v` strings or a dict)."""
     data = _defaults()
     if path:
-        data = deep_merge(data, read_yaml(path))
+        data = deep_merge(data, read_yaml(config_file(path)))
     if algo:
         data = deep_merge(data, read_yaml(str(algo_preset_path(algo))))
     if reward:

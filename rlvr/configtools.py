@@ -223,7 +223,9 @@ def read_yaml(path: str) -> dict:
         with open(path, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        shipped = ", ".join(presets(""))
+        raise ConfigError(f"config file not found: {path} (configs shipped with rlvr, usable by name: "
+                          f"{shipped or 'none found'})") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config: {e.strerror}") from None
     try:
@@ -271,15 +273,35 @@ def check_kwargs(fn: Any, given: dict, key: str, reserved: tuple[str, ...] = ())
                               + (", ".join(allowed) or "none"))
 
 
+SHIPPED = Path(__file__).resolve().parent / "configs"
+"""The presets shipped inside the package (the repository's `configs/` links here), so that an
+installed wheel has every preset wherever it runs."""
+
+
 def presets(kind: str = "algos") -> dict[str, Path]:
-    """Presets by name: `configs/<kind>/<name>.yaml` of the working directory, then of the
-    source tree this package lives in (the working directory wins on a clash). Kinds:
-    `algos` (`--algo=NAME`) and `rewards` (`--reward=NAME`)."""
+    """Presets by name: `configs/<kind>/<name>.yaml` shipped in the package, then of the working
+    directory (the working directory wins on a clash). Kinds: `algos` (`--algo=NAME`),
+    `rewards` (`--reward=NAME`) and `""` (the run configs, e.g. `quickstart`)."""
     found: dict[str, Path] = {}
-    for root in (Path(__file__).resolve().parents[1] / "configs" / kind, Path.cwd() / "configs" / kind):
+    for root in (SHIPPED / kind, Path.cwd() / "configs" / kind):
         if root.is_dir():
             found.update({p.stem: p for p in sorted(root.glob("*.yaml"))})
     return dict(sorted(found.items()))
+
+
+def config_file(name: str) -> str:
+    """The file of a CONFIG argument: a path that exists; else a shipped run config by name
+    (`quickstart`) or by its repository path (`configs/quickstart.yaml`, `configs/algos/dapo.yaml`),
+    so the README's commands work from any folder once the package is installed."""
+    path = Path(name)
+    if path.exists() or path.is_absolute():
+        return name
+    parts = path.parts
+    if len(parts) > 1 and parts[0] == "configs" and (SHIPPED.joinpath(*parts[1:])).is_file():
+        return str(SHIPPED.joinpath(*parts[1:]))
+    if len(parts) == 1 and path.suffix == "" and (SHIPPED / f"{name}.yaml").is_file():
+        return str(SHIPPED / f"{name}.yaml")
+    return name  # read_yaml says it is not found
 
 
 def algo_presets() -> dict[str, Path]:
