@@ -252,6 +252,14 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     return out[..., 0], (out[..., 1] if with_entropy == "grad" else out[..., 1].detach())
 
 
+def adapter_base(spec: str) -> str:
+    """What a LoRA adapter records as its base: the absolute folder the policy was loaded from
+    (for a GGUF or the SmolLM2 alias, its converted folder in the cache); `tiny` for the test
+    model made in code, which has no folder."""
+    folder = resolve(spec)
+    return folder if folder == TINY else str(Path(folder).resolve())
+
+
 def build_policy(cfg):
     """(model, tokenizer) with LoRA adapters and activation checkpointing as configured."""
     model, tokenizer = load_policy(cfg.model.path, seed=cfg.run.seed)
@@ -261,6 +269,9 @@ def build_policy(cfg):
         lora = cfg.model.lora
         model = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                  target_modules=list(lora.targets), task_type="CAUSAL_LM"))
+        # peft records `model.name_or_path`: None for a model made in code, a path relative to
+        # the training folder otherwise. A saved adapter must name a base that loads from anywhere.
+        model.peft_config["default"].base_model_name_or_path = adapter_base(cfg.model.path)
     if cfg.model.activation_checkpointing:
         if cfg.model.lora.rank > 0:
             model.enable_input_require_grads()  # frozen embeddings: the recomputed layers need a grad input
