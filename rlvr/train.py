@@ -152,6 +152,7 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
     """One step: (its metrics, the rows for samples.jsonl, whether every advantage was 0 —
     None when nothing was trained or the loss learns at zero advantage)."""
     cfg, t0 = p.cfg, time.time()
+    p.reward_fn.global_step = step - 1  # training steps done: a TRL function's trainer_state.global_step
     rollout = p.sampler.collect(p.stream, p.engine, p.reward_fn, p.render)
     t_gen = time.time() - t0  # generation and rewards
     metrics = dict(rollout.metrics)
@@ -165,6 +166,7 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
                                      step=step))
         metrics.update(p.method.after_update(train, step=step))
         p.engine.update_weights(p.model)  # the engine samples from the new weights from now on
+        p.reward_fn.global_step = step
         rows = _sample_rows(rollout, train.rewards, train.advantages, cfg.run.log_samples)
         all_zero = None if train.learns_at_zero_advantage else bool(train.advantages.eq(0).all())
     else:  # dynamic sampling found no group with a reward spread: nothing to learn from

@@ -65,7 +65,8 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
     metas = [verifier_meta(s.prompt, s.meta, context(s) if context else "") for s in samples]
     greedy = generate_chunked(engine, prompts, 1, SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0),
                        progress, "eval (greedy)")
-    scored = reward([c.text for c in greedy], refs, metas, groups=[1] * len(samples))
+    scored = reward([c.text for c in greedy], refs, metas, groups=[1] * len(samples),
+                    completion_ids=[c.token_ids for c in greedy])
     result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
                         mean_length=sum(len(c.token_ids) for c in greedy) / max(1, len(greedy)))
     for i in range(min(examples, len(samples))):
@@ -77,7 +78,8 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
                                                                temperature=temperature, seed=seed),
                             progress, f"eval ({n} samples each)", chunk=max(1, 64 // n))
         s_scored = reward([c.text for c in sampled], [r for r in refs for _ in range(n)],
-                          [m for m in metas for _ in range(n)], groups=[n] * len(samples))
+                          [m for m in metas for _ in range(n)], groups=[n] * len(samples),
+                          completion_ids=[c.token_ids for c in sampled])
         counts = [(n, sum(s_scored.correct[i * n:(i + 1) * n])) for i in range(len(samples))]
         result.n = n
         result.pass_at = {k: mean_pass_at_k(counts, k) for k in ks}

@@ -89,7 +89,8 @@ class GroupSampler:
             all_scored_lengths = torch.tensor([len(c.token_ids) for c in scored_completions])
             n_tokens += int(all_scored_lengths.sum())
             t = time.time()
-            scored = reward_fn([c.text for c in scored_completions], refs, metas, groups=groups)
+            scored = reward_fn([c.text for c in scored_completions], refs, metas, groups=groups,
+                               completion_ids=[c.token_ids for c in scored_completions])
             t_reward += time.time() - t
             verifier_metrics.append(scored.metrics)
             total = torch.tensor(scored.rewards, dtype=torch.float32)

@@ -11,6 +11,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol, runtime_checkable
 
+NO_REWARD = "no_reward"
+"""`Verdict.info[NO_REWARD] = True` (with reward 0): this verifier gives no reward for this
+completion (a TRL function's None) — not an error; left out of the verifier's mean
+`reward/<name>`, counted in `reward/<name>/none_frac`, 0 in the total."""
+CALL_CONTEXT = "rlvr_call"
+"""The meta key under which a verifier that declares `wants_call_context = True` receives
+`{"completion_ids": [...] or None, "global_step": int or None, "max_steps": int or None}`."""
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -9,13 +9,18 @@ How a verifier is called depends on what it declares (see `rlvr.verifiers.pool`)
 - plain: one pool task per completion;
 - `needs_group = True`: one batch task per prompt group (the G completions of one prompt);
 - `batch_size = N`: batch tasks of up to N consecutive completions (model-based verifiers).
+
+A verifier that declares `may_abstain` may give no reward for a completion (`info["no_reward"]`,
+a TRL function's None): 0 in the total, left out of its mean, counted in `reward/<name>/none_frac`.
+One that declares `wants_call_context` also gets each completion's token ids and the training
+step in its meta (`rlvr_call`); see docs/verifiers/frameworks.md.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import CALL_CONTEXT, NO_REWARD, Verdict
 from rlvr.verifiers.pool import BATCH_TASK, VerifierPool
 
 Spec = tuple  # (name, weight, options) or (name, weight, options, gate, gate_threshold)
@@ -67,33 +72,57 @@ class RewardFunction:
         for name, gate in zip(self.names, self.gates):
             if gate and gate not in self.names:
                 raise ValueError(f"verifier {name!r} is gated by {gate!r}, which is not among {self.names}")
+        from rlvr.verifiers import verifier_class
         self.modes = [calling_mode(name) for name in self.names]
+        classes = [verifier_class(name) for name in self.names]
+        self.abstains = [bool(getattr(cls, "may_abstain", False)) for cls in classes]
+        self.wants_context = [bool(getattr(cls, "wants_call_context", False)) for cls in classes]
+        self.global_step: int | None = None
+        """Training steps done before the completions now scored (the trainer sets it), for
+        verifiers that declare `wants_call_context`; None outside training."""
+        self.max_steps: int | None = None
         self.accuracy_index = self.names.index(accuracy_from) if accuracy_from else 0
         self.pool = VerifierPool([(s[0], s[2]) for s in specs], workers=workers, timeout_s=timeout_s)
 
-    def _tasks(self, completions, references, metas, groups) -> tuple[list[tuple], list[tuple[int, range]]]:
+    def _metas_for(self, v: int, metas: list[dict], completion_ids: Sequence | None) -> list[dict]:
+        """The metas verifier `v` receives: with the call context when it declares
+        `wants_call_context` (token ids only for those, so the others' tasks stay small)."""
+        if not self.wants_context[v]:
+            return metas
+        ids = list(completion_ids) if completion_ids is not None else [None] * len(metas)
+        return [{**m, CALL_CONTEXT: {"completion_ids": None if t is None else list(t),
+                                     "global_step": self.global_step, "max_steps": self.max_steps}}
+                for m, t in zip(metas, ids)]
+
+    def _tasks(self, completions, references, metas, groups,
+               completion_ids=None) -> tuple[list[tuple], list[tuple[int, range]]]:
         """Pool tasks and, per task, (verifier index, the completions it covers)."""
         n = len(completions)
         tasks, where = [], []
         for v, (needs_group, batch_size) in enumerate(self.modes):
+            v_metas = self._metas_for(v, metas, completion_ids)
             if needs_group or batch_size:
                 for r in _chunks(n, groups, needs_group, batch_size):
                     tasks.append((BATCH_TASK, v, [completions[i] for i in r], [references[i] for i in r],
-                                  [metas[i] for i in r]))
+                                  [v_metas[i] for i in r]))
                     where.append((v, r))
             else:
                 for i in range(n):
-                    tasks.append((v, completions[i], references[i], metas[i]))
+                    tasks.append((v, completions[i], references[i], v_metas[i]))
                     where.append((v, range(i, i + 1)))
         return tasks, where
 
     def __call__(self, completions: Sequence[str], references: Sequence[Any],
-                 metas: Sequence[dict] | None = None, *, groups: Sequence[int] | None = None) -> Scored:
+                 metas: Sequence[dict] | None = None, *, groups: Sequence[int] | None = None,
+                 completion_ids: Sequence[Sequence[int]] | None = None) -> Scored:
         """`groups`: sizes of the consecutive prompt groups (e.g. [G] * P); group verifiers see
-        one group per call. Without it, all completions form one group."""
+        one group per call. Without it, all completions form one group. `completion_ids`: each
+        completion's token ids, for verifiers that declare `wants_call_context` (TRL's)."""
         metas = list(metas) if metas is not None else [{} for _ in completions]
+        if completion_ids is not None and len(completion_ids) != len(completions):
+            raise ValueError(f"{len(completion_ids)} completion_ids for {len(completions)} completions")
         n, k = len(completions), len(self.names)
-        tasks, where = self._tasks(list(completions), list(references), metas, groups)
+        tasks, where = self._tasks(list(completions), list(references), metas, groups, completion_ids)
         per_verifier: list[list[Verdict | None]] = [[None] * n for _ in range(k)]
         for (v, r), result in zip(where, self.pool.run(tasks)):
             for i, verdict in zip(r, result if isinstance(result, list) else [result]):
@@ -116,7 +145,13 @@ class RewardFunction:
         n = max(1, len(verdicts))
         metrics: dict[str, float] = {}
         for v, name in enumerate(self.names):
-            metrics[f"reward/{name}"] = sum(d[name].reward for d in verdicts) / n
+            # a verifier that gives no reward for a completion (a TRL function's None) is left out
+            # of its own mean, as TRL's nanmean does; with no reward at all, it has no mean this time
+            given = [d[name].reward for d in verdicts if not d[name].info.get(NO_REWARD)]
+            if given or not self.abstains[v]:
+                metrics[f"reward/{name}"] = sum(given) / max(1, len(given))
+            if self.abstains[v]:
+                metrics[f"reward/{name}/none_frac"] = (len(verdicts) - len(given)) / n
             if self.gates[v]:
                 metrics[f"reward/{name}/gate_open"] = sum(self._gate_open(d, v) for d in verdicts) / n
                 metrics[f"reward/{name}/gated"] = sum(
@@ -146,10 +181,14 @@ def question_text(prompt: str | list[dict]) -> str:
 
 
 def verifier_meta(prompt: str | list[dict], meta: dict, context: str = "") -> dict:
-    """What a verifier receives as `meta`: the row's own meta, plus `prompt` (the question)
-    and, when known, `context` (every text the policy saw before answering: system prompt,
-    worked examples, question) so that answers merely copied from it can be told apart."""
+    """What a verifier receives as `meta`: the row's own meta, plus `prompt` (the question),
+    `prompt_messages` (the row's chat as it is, when its prompt is a list of messages: what a
+    TRL function gets as `prompts`) and, when known, `context` (every text the policy saw before
+    answering: system prompt, worked examples, question) so that answers merely copied from it
+    can be told apart."""
     out = {**meta, "prompt": question_text(prompt)}
+    if isinstance(prompt, list):
+        out["prompt_messages"] = prompt
     if context:
         out["context"] = context
     return out
@@ -174,10 +213,23 @@ def resolved_options(name: str, options: dict, policy_path: str) -> dict:
     return out
 
 
+def run_options(name: str, options: dict, cfg: Any) -> dict:
+    """A verifier's options for a run: `resolved_options`, and for a verifier that declares
+    `data_fields` (TRL's, which passes dataset columns by name) the run's `data.prompt_field` and
+    `data.answer_field`, unless its options set them."""
+    from rlvr.verifiers import verifier_class
+    out = resolved_options(name, options, cfg.model.path)
+    if getattr(verifier_class(name), "data_fields", False):
+        out = {"prompt_field": cfg.data.prompt_field, "answer_field": cfg.data.answer_field, **out}
+    return out
+
+
 def build_reward_function(cfg: Any) -> RewardFunction:
     """The reward function of a run's config. A verifier option `model: policy` means the
     run's own starting model (`cfg.model.path`), e.g. a judge made of the base policy."""
-    specs = [(v.name, v.weight, resolved_options(v.name, v.options, cfg.model.path), v.gate, v.gate_threshold)
+    specs = [(v.name, v.weight, run_options(v.name, v.options, cfg), v.gate, v.gate_threshold)
              for v in cfg.reward.verifiers]
-    return RewardFunction(specs, accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
-                          timeout_s=cfg.reward.timeout_s)
+    fn = RewardFunction(specs, accuracy_from=cfg.reward.accuracy_from, workers=cfg.reward.workers,
+                        timeout_s=cfg.reward.timeout_s)
+    fn.global_step, fn.max_steps = 0, cfg.run.steps
+    return fn

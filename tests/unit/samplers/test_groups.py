@@ -38,9 +38,11 @@ class FakeEngine:
         return out
 
 
-def mixed_every_third(texts, refs, metas, groups=None):
+def mixed_every_third(texts, refs, metas, groups=None, completion_ids=None):
     """Prompt i's group is all-equal (reward 0) unless i % 3 == 2, where sample 0 gets 1;
-    the greedy completion gets 0.5."""
+    the greedy completion gets 0.5. Each completion's token ids come along (for TRL functions)."""
+    assert completion_ids is not None and all(ids and set(ids) == {1} for ids in completion_ids)
+    assert len(completion_ids) == len(texts)
     rewards = []
     for t in texts:
         i, j = t.split(":")
@@ -110,10 +112,10 @@ def test_dynamic_sampling_keeps_groups_by_correctness_as_dapo_does():
     but unequal overlong penalties was kept and trained on length alone. FakeEngine's
     completion j has j+1 tokens: with max_new_tokens 3 and a 2-token buffer, lengths 1, 2, 3
     get penalties 0, −0.5, −1 — a spread of rewards in every group."""
-    def never_correct(texts, refs, metas, groups=None):
+    def never_correct(texts, refs, metas, groups=None, completion_ids=None):
         return Scored([0.0] * len(texts), [False] * len(texts), [{} for _ in texts], {})
 
-    def mixed(texts, refs, metas, groups=None):  # prompt i: sample 0 correct iff i is odd
+    def mixed(texts, refs, metas, groups=None, completion_ids=None):  # prompt i: sample 0 correct iff i is odd
         ok = [int(t.split(":")[0]) % 2 == 1 and t.endswith(":0") for t in texts]
         return Scored([float(x) for x in ok], ok, [{} for _ in texts], {})
 

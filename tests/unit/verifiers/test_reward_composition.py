@@ -149,7 +149,9 @@ def test_echo_is_reported_and_format_ignores_a_copied_box():
 
 def test_verifier_meta_takes_the_question_of_a_chat():
     chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}]
-    assert verifier_meta(chat, {"id": 3}) == {"id": 3, "prompt": "2+2?"}
+    # the question, and the chat itself (what a TRL function gets as `prompts`)
+    assert verifier_meta(chat, {"id": 3}) == {"id": 3, "prompt": "2+2?", "prompt_messages": chat}
+    assert "prompt_messages" not in verifier_meta("1+1?", {})
     assert verifier_meta("1+1?", {}, "ctx")["context"] == "ctx"
 
 
