@@ -181,8 +181,13 @@ def _verifiers() -> int:
 
     from rlvr.config import preset_summary, presets
 
+    from rlvr.verifiers.foreign import DESCRIPTIONS as FOREIGN
+
     for name in sorted(REGISTRY):
         print(f"{name:12s} {DESCRIPTIONS.get(name, '')}")
+    print("\nreward functions of other frameworks, unchanged (docs/verifiers/frameworks.md):")
+    for prefix, text in FOREIGN.items():
+        print(f"  {prefix + ':':10s} {text}")
     print("\nreward presets (rlvr train CONFIG --reward=NAME):")
     for name, path in presets("rewards").items():
         print(f"  {name:14s} {preset_summary(path)}")

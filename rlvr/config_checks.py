@@ -20,8 +20,8 @@ from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
 from rlvr.rollout import ENGINES
 from rlvr.samplers import SAMPLERS, sampler_class, sampler_name
-from rlvr.verifiers import REGISTRY, verifier_class
-from rlvr.verifiers.reward import resolved_options
+from rlvr.verifiers import REGISTRY, is_foreign, verifier_class
+from rlvr.verifiers.reward import run_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
 
 
@@ -80,12 +80,15 @@ def validate(cfg) -> None:
     for i, spec in enumerate(cfg.reward.verifiers):
         try:
             cls = verifier_class(spec.name)
-        except ValueError:
+        except ValueError as e:
+            if is_foreign(spec.name):  # the file, the module or the function: say which, and why
+                raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name': {e}") from None
             raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; allowed values: "
-                              f"{', '.join(sorted(REGISTRY))}, or an importable 'package.module:ClassName'") from None
+                              f"{', '.join(sorted(REGISTRY))}, 'trl:MODULE_OR_FILE:FUNCTION', "
+                              "'verl:MODULE_OR_FILE:FUNCTION', or an importable 'package.module:ClassName'") from None
         check_kwargs(cls, spec.options, f"reward.verifiers[{i}].options")
         try:  # constructors check option values without loading anything heavy (models load in `prepare`)
-            cls(**resolved_options(spec.name, spec.options, cfg.model.path))
+            cls(**run_options(spec.name, spec.options, cfg))
         except (ValueError, TypeError, OSError) as e:
             raise ConfigError(f"bad value in 'reward.verifiers[{i}].options' ({spec.name}): {e}") from None
     if not cfg.reward.verifiers:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from rlvr.plugins import import_dotted
 from rlvr.verifiers.base import Verdict, Verifier, batch
+from rlvr.verifiers.foreign import FRAMEWORKS, foreign_class, is_foreign
 from rlvr.verifiers.ifeval import constraint_metrics
 from rlvr.verifiers.judge import JudgeVerifier, judge_metrics
 from rlvr.verifiers.majority import MajorityVerifier, majority_metrics
@@ -61,21 +62,25 @@ STEP_METRICS: dict[str, Callable[[list[Verdict]], dict[str, float]]] = {
 
 
 def verifier_class(name: str) -> Callable[..., Verifier]:
-    """The class (or factory) of a verifier: a registered name, or `package.module:Name` for
-    your own verifier (importable in the worker processes too, e.g. installed or on PYTHONPATH)."""
+    """The class (or factory) of a verifier: a registered name, `trl:…` / `verl:…` for a reward
+    function of those frameworks (`rlvr.verifiers.foreign`), or `package.module:Name` for your
+    own verifier (importable in the worker processes too, e.g. installed or on PYTHONPATH)."""
     if name in REGISTRY:
         return REGISTRY[name]
+    if is_foreign(name):
+        return foreign_class(name)
     if ":" in name:
         try:
             return import_dotted(name)
         except (ImportError, AttributeError) as e:
             raise ValueError(f"cannot import verifier {name!r}: {e}") from e
     raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(REGISTRY))}, "
-                     "or 'package.module:ClassName'")
+                     "'trl:MODULE_OR_FILE:FUNCTION', 'verl:MODULE_OR_FILE:FUNCTION', or 'package.module:ClassName'")
 
 
 def get(name: str, **options: Any) -> Verifier:
     return verifier_class(name)(**options)
 
 
-__all__ = ["REGISTRY", "DESCRIPTIONS", "STEP_METRICS", "Verdict", "Verifier", "batch", "get", "verifier_class"]
+__all__ = ["FRAMEWORKS", "REGISTRY", "DESCRIPTIONS", "STEP_METRICS", "Verdict", "Verifier", "batch", "foreign_class", "get",
+           "is_foreign", "verifier_class"]

@@ -31,6 +31,7 @@ def test_verifiers_command_lists_names(capsys):
     assert main(["verifiers"]) == 0
     out = capsys.readouterr().out
     assert "math" in out and "format" in out
+    assert "trl:MODULE_OR_FILE.py:FUNCTION" in out and "verl:MODULE_OR_FILE.py" in out  # the framework prefixes
 
 
 def test_console_script_is_installed():
