@@ -87,3 +87,52 @@ def test_every_verifier_declares_how_it_is_called_and_is_documented(name):
     assert DESCRIPTIONS.get(name), name
     page = {"random": "spurious", "format": "math"}.get(name, name)  # format: a section of math.md
     assert (Path(__file__).resolve().parents[2] / "docs" / "verifiers" / f"{page}.md").is_file(), name
+
+
+# Reward functions of other frameworks (`trl:`, `verl:`) are not registry entries but name
+# prefixes (rlvr.verifiers.FRAMEWORKS): each is run here with a function written as that
+# framework's docs show, on the same hostile completions, through the pool.
+FRAMEWORK_SETUPS = {
+    "trl": ("trl:tests/fixtures/rewards/trl_rewards.py:boxed_reward", {"answer_field": "ground_truth"}, MATH_REF),
+    "verl": ("verl:tests/fixtures/rewards/verl_gsm8k.py:compute_score", {}, MATH_REF),
+}
+
+
+def test_every_framework_prefix_has_a_setup():
+    from rlvr.verifiers import FRAMEWORKS
+
+    assert set(FRAMEWORKS) == set(FRAMEWORK_SETUPS), f"add {sorted(set(FRAMEWORKS) - set(FRAMEWORK_SETUPS))}"
+
+
+@pytest.mark.parametrize("prefix", sorted(FRAMEWORK_SETUPS))
+def test_a_foreign_reward_function_on_hostile_completions(prefix, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the fixture paths are relative to the repo
+    name, options, reference = FRAMEWORK_SETUPS[prefix]
+    fn = RewardFunction([(name, 1.0, options)], workers=2, timeout_s=20.0)
+    metas = [verifier_meta("What is 1+4?", {}, CONTEXT) for _ in HOSTILE]
+    try:
+        s = fn(HOSTILE, [reference] * len(HOSTILE), metas, groups=[3, 3, 3],
+               completion_ids=[[0] * min(len(t), 10) for t in HOSTILE])
+    finally:
+        fn.close()
+    verdicts = [d[name] for d in s.verdicts]
+    assert len(verdicts) == len(HOSTILE)
+    for text, v in zip(HOSTILE, verdicts):
+        assert math.isfinite(v.reward) and 0 <= v.reward <= 1, (name, text[:40], v)
+        assert "error" not in v.info or v.info["error"] == "timeout", (name, text[:40], v.info)
+
+
+@pytest.mark.parametrize("prefix", sorted(FRAMEWORK_SETUPS))
+def test_every_framework_prefix_declares_how_it_is_called_and_is_documented(prefix):
+    from pathlib import Path
+
+    from rlvr.verifiers import FRAMEWORKS
+    from rlvr.verifiers.foreign import DESCRIPTIONS
+
+    cls = FRAMEWORKS[prefix]
+    assert callable(getattr(cls, "batch" if getattr(cls, "needs_group", False) else "__call__", None)), prefix
+    assert DESCRIPTIONS.get(prefix), prefix
+    page = Path(__file__).resolve().parents[2] / "docs" / "verifiers" / "frameworks.md"
+    assert page.is_file() and f"`{prefix}:" in page.read_text(encoding="utf-8")
