@@ -83,7 +83,8 @@ def validate(cfg) -> None:
         except ValueError as e:
             if is_foreign(spec.name):  # the file, the module or the function: say which, and why
                 raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name': {e}") from None
-            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'; allowed values: "
+            why = f" ({e})" if ":" in spec.name else ""  # an import path: why it did not import
+            raise ConfigError(f"bad value {spec.name!r} for 'reward.verifiers[{i}].name'{why}; allowed values: "
                               f"{', '.join(sorted(REGISTRY))}, 'trl:MODULE_OR_FILE:FUNCTION', "
                               "'verl:MODULE_OR_FILE:FUNCTION', or an importable 'package.module:ClassName'") from None
         check_kwargs(cls, spec.options, f"reward.verifiers[{i}].options")

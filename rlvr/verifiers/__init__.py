@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from rlvr.plugins import import_dotted
 from rlvr.verifiers.base import Verdict, Verifier, batch
-from rlvr.verifiers.foreign import FRAMEWORKS, foreign_class, is_foreign
+from rlvr.verifiers.foreign import FRAMEWORKS, foreign_class, framework_hint, is_foreign
 from rlvr.verifiers.ifeval import constraint_metrics
 from rlvr.verifiers.judge import JudgeVerifier, judge_metrics
 from rlvr.verifiers.majority import MajorityVerifier, majority_metrics
@@ -70,10 +70,15 @@ def verifier_class(name: str) -> Callable[..., Verifier]:
     if is_foreign(name):
         return foreign_class(name)
     if ":" in name:
+        hint = framework_hint(name)  # a reward function of TRL or verl named without its prefix
         try:
-            return import_dotted(name)
+            found = import_dotted(name)
         except (ImportError, AttributeError) as e:
-            raise ValueError(f"cannot import verifier {name!r}: {e}") from e
+            raise ValueError(f"cannot import verifier {name!r}: {e}" + (f"; {hint}" if hint else "")) from e
+        hint = hint or framework_hint(name, found)
+        if hint:
+            raise ValueError(f"verifier {name!r}: {hint}")
+        return found
     raise ValueError(f"unknown verifier {name!r}; available: {', '.join(sorted(REGISTRY))}, "
                      "'trl:MODULE_OR_FILE:FUNCTION', 'verl:MODULE_OR_FILE:FUNCTION', or 'package.module:ClassName'")
 

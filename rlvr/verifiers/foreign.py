@@ -317,6 +317,25 @@ DESCRIPTIONS = {
 }
 
 
+def framework_hint(name: str, found: Any = None) -> str:
+    """How to name a TRL or verl reward function that `name` (a verifier name without a prefix)
+    points at — a `.py` file, or a function with those frameworks' parameters; "" otherwise
+    (a plain verifier class, or a factory of one)."""
+    if _is_path(name.partition(":")[0]):
+        return f"a file is named with its framework's prefix: 'trl:{name}' or 'verl:{name}'"
+    if found is None or isinstance(found, type) or not callable(found):
+        return ""
+    try:
+        params = inspect.signature(found).parameters
+    except (TypeError, ValueError):
+        return ""
+    if "solution_str" in params:
+        return f"it takes verl's compute_score arguments; name it 'verl:{name}'"
+    if "completions" in params:
+        return f"it takes TRL's reward function arguments; name it 'trl:{name}'"
+    return ""
+
+
 def is_foreign(name: str) -> bool:
     return name.partition(":")[0] in FRAMEWORKS and ":" in name
 

@@ -71,6 +71,17 @@ def test_a_bad_name_or_function_is_a_config_error_naming_the_verifier(name, mess
         _config({"name": name})
 
 
+@pytest.mark.parametrize("name, prefixed", [
+    # the attempts: a TRL function and a verl file named as if they were verifier classes
+    (f"{TRL_MODULE}:reward_len", f"trl:{TRL_MODULE}:reward_len"),
+    ("tests.fixtures.rewards.verl_gsm8k:compute_score", "verl:tests.fixtures.rewards.verl_gsm8k:compute_score"),
+    (f"{VERL_FILE}:compute_score", f"verl:{VERL_FILE}:compute_score"),
+])
+def test_a_reward_function_named_without_its_prefix_is_told_the_prefix(name, prefixed):
+    with pytest.raises(ConfigError, match=re.escape(f"'{prefixed}'")):
+        _config({"name": name})
+
+
 def test_a_file_that_fails_to_import_says_so(tmp_path):
     bad = tmp_path / "broken.py"
     bad.write_text("import this_module_does_not_exist\n")
