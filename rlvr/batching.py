@@ -6,13 +6,13 @@ column W. Loss tensors (`logp`, `mask`, ...) are the completion part: `[N, C]`.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from rlvr.devices import autocast, model_device
 from rlvr.models import sequence_logprobs
 from rlvr.types import Completion
 
@@ -62,14 +62,30 @@ class RolloutBatch:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
+    @property
+    def device(self) -> torch.device:
+        return self.input_ids.device
+
+    def to(self, device: torch.device | str) -> "RolloutBatch":
+        """This batch with every tensor on `device` (itself when they are there already)."""
+        if self.input_ids.device == torch.device(device):
+            return self
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in moved.items():
+            if isinstance(value, Tensor):
+                moved[name] = value.to(device)
+        return RolloutBatch(**moved)
+
 
 def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion], pad_id: int,
             answers: Sequence[Sequence[int]] | None = None,
-            policy_mask: Sequence[Sequence[float]] | None = None) -> RolloutBatch:
+            policy_mask: Sequence[Sequence[float]] | None = None,
+            device: torch.device | str = "cpu") -> RolloutBatch:
     """One row per completion; `completions[i]` continues `prompts[completions[i].prompt_index]`.
     With `answers`, row i continues with the tokens `answers[i]` after its completion (teacher
     forcing; marked in `answer_mask`). With `policy_mask`, token t of completion i is trained
-    only where `policy_mask[i][t]` is 1 (`generated`)."""
+    only where `policy_mask[i][t]` is 1 (`generated`). The rows are filled on the CPU and the
+    batch goes to `device` in one copy per tensor (not one small copy per row)."""
     if answers is not None:
         completions = [Completion(list(c.token_ids) + list(a), list(c.logprobs) + [0.0] * len(a), c.text,
                                   c.finish_reason, c.prompt_index) for c, a in zip(completions, answers)]
@@ -98,14 +114,7 @@ def collate(prompts: Sequence[Sequence[int]], completions: Sequence[Completion],
         for i, row in enumerate(policy_mask):
             assert len(row) == len(completions[i].token_ids), "one policy-mask entry per completion token"
             generated[i, :len(row)] = torch.tensor(row, dtype=torch.float32)
-    return RolloutBatch(ids, attn, W, logp, answer_mask=answer_mask, generated=generated)
-
-
-def autocast(precision: str):
-    """bf16 autocast for the trainer's passes, or nothing."""
-    if precision == "bfloat16":
-        return torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16)
-    return nullcontext()
+    return RolloutBatch(ids, attn, W, logp, answer_mask=answer_mask, generated=generated).to(device)
 
 
 def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature: float,
@@ -115,8 +124,11 @@ def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature
     gradients flow through the entropy).
 
     The forward pass sees only the columns these rows use (no all-padding columns on either
-    side); the result is padded back to the batch's C so that reductions see one shape.
+    side); the result is padded back to the batch's C so that reductions see one shape. The
+    batch is expected on the model's device (`collate(device=...)`); one elsewhere is moved.
     """
+    device = model_device(model)
+    batch = batch.to(device)
     attn = batch.attention_mask[rows]
     used = attn.any(0).nonzero().squeeze(-1)
     lo, hi = int(used[0]), int(used[-1]) + 1
@@ -124,7 +136,7 @@ def completion_logprobs(model, batch: RolloutBatch, rows: Tensor, *, temperature
     ids, attn = batch.input_ids[rows, lo:hi], attn[:, lo:hi]
     completion = torch.zeros_like(attn)
     completion[:, batch.prompt_width - lo:] = attn[:, batch.prompt_width - lo:]
-    with autocast(precision):
+    with autocast(precision, device):
         out = sequence_logprobs(model, ids, attn, completion, temperature=temperature, chunk_size=chunk_size,
                                 with_entropy=with_entropy)
     C = batch.input_ids.shape[1] - batch.prompt_width

@@ -126,6 +126,8 @@ def _eval(args: argparse.Namespace) -> int:
             config = str(guess)
             print(f"using the prompt format and verifiers of {config}")
     over = {"data": {"eval": args.data}} if args.data else {}
+    if args.device:  # checked with the config, before the model loads
+        over["model"] = {"device": args.device}
     cfg = load_config(config, over)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -135,7 +137,7 @@ def _eval(args: argparse.Namespace) -> int:
     if (Path(args.model) / MANIFEST).is_file() and (problem := verify_checkpoint(args.model)):
         raise ConfigError(f"the checkpoint {args.model} is damaged: {problem}")
     _quiet_transformers()
-    model, tokenizer = load_policy(args.model, seed=cfg.run.seed)
+    model, tokenizer = load_policy(args.model, seed=cfg.run.seed, device=cfg.model.device)
     engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=args.dtype or cfg.rollout.dtype,
                           batch_size=args.batch_size, seed=args.seed)
     max_new_tokens = args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
@@ -251,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
                        description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
-    e.add_argument("--model", required=True, help="HF folder (e.g. a checkpoint), .gguf file, or alias "
-                   "smollm2-135m-instruct")
+    e.add_argument("--model", required=True, help="HF folder (e.g. a checkpoint), .gguf file, alias "
+                   "smollm2-135m-instruct, or a hub id org/name in the local Hugging Face cache")
     e.add_argument("--data", help="`arithmetic` (held-out split) or a .jsonl/.parquet file "
                    "(default: the config's data.eval)")
     e.add_argument("--config", help="config whose prompt format and verifiers to use (default: the run's "
@@ -267,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=64, help="sequences decoded at once")
     e.add_argument("--seed", type=int, default=0, help="seed of the sampling for pass@k")
     e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    e.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the config's model.device, auto: "
+                   "CUDA when torch sees it)")
     e.add_argument("--json", help="also write the results to this JSON file")
 
     c = sub.add_parser("config", help="print a resolved config", epilog=_options_help(),

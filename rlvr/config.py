@@ -61,10 +61,16 @@ class LoraConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     path: str = "smollm2-135m-instruct"
-    """Policy: a Hugging Face folder, a `.gguf` file, the alias `smollm2-135m-instruct`, or
-    `tiny` (a random-weight model with a tokenizer made in code, for tests)."""
+    """Policy: a Hugging Face folder, a `.gguf` file, the alias `smollm2-135m-instruct`, a hub id
+    (`org/name`) already in the local Hugging Face cache (nothing is downloaded), or `tiny` (a
+    random-weight model with a tokenizer made in code, for tests). docs/models.md lists them."""
+    device: str = "auto"
+    """Where the policy, its reference model, the critic and the rollout engine run, and every
+    tensor of a step: `auto` (the first CUDA device when torch sees one, else the CPU), `cpu`,
+    `cuda` or `cuda:N`. A CUDA device this machine lacks is a config error."""
     autocast: Literal["none", "bfloat16"] = "none"
-    """Compute precision of the trainer's forward and backward passes (weights stay float32)."""
+    """Compute precision of the trainer's forward and backward passes (weights stay float32),
+    on the model's device (`model.device`)."""
     activation_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about a third more time."""
     lora: LoraConfig = field(default_factory=LoraConfig)

@@ -16,6 +16,7 @@ from rlvr.algos.kl import KL
 from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
 from rlvr.configtools import ConfigError, check_kwargs
+from rlvr.devices import check_device
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
 from rlvr.rollout import ENGINES
@@ -28,6 +29,7 @@ from rlvr.verifiers.ifeval import CONSTRAINTS
 def validate(cfg) -> None:
     """Cross-field checks and registry names (each error names its key)."""
     a = cfg.algo
+    check_device(cfg.model.device)
     advantages = {**ADVANTAGES, **TOKEN_ADVANTAGES}
     filters = {"none": None, **GROUP_FILTERS}
     for key, name, registry, args, reserved in (

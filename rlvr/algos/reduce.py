@@ -27,7 +27,7 @@ def token_mean(values: Tensor, mask: Tensor, *, total_tokens: float | Tensor | N
                total_seqs: float | None = None, batch_lengths: Tensor | None = None) -> Tensor:
     """Σ_i Σ_t m·v / Σ_i Σ_t m — every token weighs the same (DAPO, arXiv 2503.14476 Eq. 12)."""
     denom = mask.sum() if total_tokens is None else total_tokens
-    return _masked_sum(values, mask).sum() / torch.clamp(torch.as_tensor(denom, dtype=values.dtype), min=1)
+    return _masked_sum(values, mask).sum() / torch.clamp(torch.as_tensor(denom, dtype=values.dtype, device=values.device), min=1)
 
 
 def seq_mean_token_mean(values: Tensor, mask: Tensor, *, total_tokens: float | None = None,
@@ -71,7 +71,7 @@ def delta_l(values: Tensor, mask: Tensor, *, alpha: float = 1.0, budget: float |
         raise ValueError("delta_l normalises its weights over the lengths of the whole mini-batch: "
                          "pass batch_lengths (all completion lengths) along with total_seqs")
     lengths = mask.sum(-1).to(values.dtype).clamp(min=1)
-    every = lengths if batch_lengths is None else torch.as_tensor(batch_lengths, dtype=values.dtype).clamp(min=1)
+    every = lengths if batch_lengths is None else torch.as_tensor(batch_lengths, dtype=values.dtype, device=values.device).clamp(min=1)
     M = values.shape[-1] if budget is None else budget
     x = lengths.pow(-alpha) / (M * every.pow(-alpha).sum())
     return (x * _masked_sum(values, mask)).sum()

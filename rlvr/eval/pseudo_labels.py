@@ -132,7 +132,7 @@ def make_labels(cfg: Any, *, out: str, checkpoint: str = "", samples: int = 0, l
         raise ConfigError(f"--samples must be at least 1 and --limit at least 0; got {samples}, {limit}")
     drawn = PromptStream(cfg.data, cfg.run.seed).next(limit or cfg.run.steps * cfg.rollout.prompts_per_step)
     rows_in = distinct_prompts(drawn)
-    model, tokenizer = load_policy(model_path, seed=cfg.run.seed)
+    model, tokenizer = load_policy(model_path, seed=cfg.run.seed, device=cfg.model.device)
     model.eval()
     engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=cfg.rollout.dtype,
                           batch_size=cfg.rollout.batch_size, seed=seed)

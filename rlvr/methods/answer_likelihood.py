@@ -43,9 +43,10 @@ def answer_tokens(tokenizer, reference: str, prefix: str) -> list[int]:
 
 
 def jepo_batch(tokenizer, samples: list[Sample], prompts: list[list[int]], completions: list[Completion],
-               *, marker: str, answer_prefix: str) -> tuple[RolloutBatch, Tensor]:
-    """(batch, valid[N] bool): rows = chain of thought + reference answer. An ill-formatted
-    row keeps its whole completion, gets no answer, and is marked invalid."""
+               *, marker: str, answer_prefix: str,
+               device: torch.device | str = "cpu") -> tuple[RolloutBatch, Tensor]:
+    """(batch, valid[N] bool), both on `device`: rows = chain of thought + reference answer. An
+    ill-formatted row keeps its whole completion, gets no answer, and is marked invalid."""
     cut, answers, valid = [], [], []
     for c in completions:
         cot = chain_of_thought(tokenizer, c, marker)
@@ -54,8 +55,8 @@ def jepo_batch(tokenizer, samples: list[Sample], prompts: list[list[int]], compl
         cut.append(Completion(cot, list(c.logprobs[:len(cot)]), c.text, c.finish_reason, c.prompt_index))
         answers.append(answer_tokens(tokenizer, samples[c.prompt_index].answer, answer_prefix) if ok else [])
         valid.append(ok)
-    batch = collate(prompts, cut, tokenizer.pad_token_id, answers=answers)
-    return batch, torch.tensor(valid)
+    batch = collate(prompts, cut, tokenizer.pad_token_id, answers=answers, device=device)
+    return batch, torch.tensor(valid, device=batch.device)
 
 
 def answer_loglik(logp: Tensor, batch: RolloutBatch, rows: Tensor) -> Tensor:

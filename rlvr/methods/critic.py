@@ -13,7 +13,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from rlvr.batching import RolloutBatch, autocast
+from rlvr.batching import RolloutBatch
+from rlvr.devices import autocast, model_device
 from rlvr.models import position_ids_for
 
 
@@ -23,7 +24,8 @@ class ValueModel(nn.Module):
         base = policy.get_base_model() if hasattr(policy, "get_base_model") else policy  # PEFT
         self.backbone = copy.deepcopy(base.get_decoder())
         self.backbone.requires_grad_(True)  # a LoRA policy's frozen base is trained in full here
-        self.head = nn.Linear(base.config.hidden_size, 1)
+        # on the policy's device, like the copied decoder
+        self.head = nn.Linear(base.config.hidden_size, 1, device=model_device(self.backbone))
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -35,10 +37,12 @@ class ValueModel(nn.Module):
 
 def completion_values(critic: ValueModel, batch: RolloutBatch, rows: Tensor, *, precision: str) -> Tensor:
     """`[len(rows), C]` V(s_t) for each completion token t of `rows` (0 on padding)."""
+    device = model_device(critic)
+    batch = batch.to(device)
     attn = batch.attention_mask[rows]
     used = attn.any(0).nonzero().squeeze(-1)
     lo, hi = int(used[0]), int(used[-1]) + 1
-    with autocast(precision):
+    with autocast(precision, device):
         values = critic(batch.input_ids[rows, lo:hi], attn[:, lo:hi])
     W, C = batch.prompt_width, batch.input_ids.shape[1] - batch.prompt_width
     # the state before token W + t is read at position W + t − 1

@@ -64,7 +64,7 @@ class JEPO(PolicyGradient):
         """Each chain of thought continued by the reference answer; JEPO's "reward" is ℓ."""
         cfg = self.cfg
         batch, valid = jepo_batch(self.tokenizer, rollout.samples, rollout.prompts, rollout.completions,
-                                  marker=cfg.jepo.marker, answer_prefix=cfg.jepo.answer_prefix)
+                                  marker=cfg.jepo.marker, answer_prefix=cfg.jepo.answer_prefix, device=self.device)
         ell = score_answers(self.model, batch, valid, micro_batch_size=cfg.optim.micro_batch_size,
                             **logprob_options(cfg)).view(-1, cfg.rollout.group_size)
         bound = cfg.algo.advantage_args.get("bound", "multi")  # the bound the advantages use

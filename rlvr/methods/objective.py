@@ -72,7 +72,9 @@ class PolicyObjective:
         self.opts = logprob_options(cfg)
         # rows with zero advantage contribute exactly nothing when every term is linear in it
         self.skip_zero = not train.learns_at_zero_advantage
-        self.active = train.advantages.reshape(len(batch), -1).ne(0).any(-1)
+        # row selections index the CPU row numbers of `optimise`: made on the CPU, once a step
+        self.active = train.advantages.reshape(len(batch), -1).ne(0).any(-1).cpu()
+        self.in_loss = None if batch.row_weight is None else (batch.row_weight > 0).cpu()
         self.with_entropy = "grad" if any("entropy_grad" in t.needs for t in train.terms) else True
         budget = {"budget": cfg.rollout.max_new_tokens} if a.reduce in BUDGETED_REDUCTIONS else {}
         self.reduce_args = {**budget, **a.reduce_args}
@@ -80,7 +82,7 @@ class PolicyObjective:
     def begin(self, mb: Tensor) -> Tensor:
         batch = self.train.batch
         # rows removed from the loss (overlong filtering) leave the denominators too
-        live = mb if batch.row_weight is None else mb[batch.row_weight[mb] > 0]
+        live = mb if self.in_loss is None else mb[self.in_loss[mb]]
         totals = dict(total_tokens=self.mask[mb].sum(), total_seqs=max(len(live), 1),
                       batch_lengths=self.mask[live].sum(-1))
         self.reduce = partial(REDUCE[self.cfg.algo.reduce], **self.reduce_args, **totals)

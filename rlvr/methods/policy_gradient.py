@@ -26,6 +26,7 @@ from rlvr.algos.filters import GROUP_FILTERS, adaptive_keep, filtered_advantages
 from rlvr.algos.gae import kl_return_to_go, whiten
 from rlvr.batching import RolloutBatch, collate, score
 from rlvr.configtools import ConfigError
+from rlvr.devices import model_device
 from rlvr.methods.base import TrainBatch
 from rlvr.methods.objective import logprob_options, score_old_and_ref
 from rlvr.methods.terms import EntropyBonus, KLPenalty, PolicyLoss
@@ -68,10 +69,10 @@ def sequence_advantages(cfg, rewards: Tensor, lengths: Tensor, *, inputs: dict,
     if a.filter == "none":
         return bound(rewards), {}
     P = rewards.shape[0]
-    keep = torch.full((P,), a.filter_keep, dtype=torch.long)
+    keep = torch.full((P,), a.filter_keep, dtype=torch.long, device=rewards.device)
     if a.filter_adaptive_keep:
         means = rewards.mean(1)
-        keep = adaptive_keep(means, torch.tensor(history.values, dtype=torch.float32),
+        keep = adaptive_keep(means, torch.tensor(history.values, dtype=torch.float32, device=rewards.device),
                              keeps=tuple(a.filter_adaptive_keep))
         history.values.extend(float(m) for m in means)
     kept = GROUP_FILTERS[a.filter](rewards, lengths, keep)
@@ -91,8 +92,9 @@ class PolicyGradient:
 
     def __init__(self, cfg, model, tokenizer) -> None:
         self.cfg, self.model, self.tokenizer = cfg, model, tokenizer
+        self.device = model_device(model)  # every tensor of the step goes where the model is
         self.ref_model = None
-        if cfg.algo.kl_coef > 0:  # frozen copy of the initial policy
+        if cfg.algo.kl_coef > 0:  # frozen copy of the initial policy, on its device
             self.ref_model = copy.deepcopy(model).eval().requires_grad_(False)
         self.history = DifficultyHistory()
 
@@ -139,7 +141,7 @@ class PolicyGradient:
         """(the padded batch, the rewards the advantages come from, metrics, per-row weights of
         a supervised term or None)."""
         return collate(rollout.prompts, rollout.completions, self.tokenizer.pad_token_id,
-                       policy_mask=rollout.policy_mask), rollout.rewards, {}, None
+                       policy_mask=rollout.policy_mask, device=self.device), rollout.rewards.to(self.device), {}, None
 
     def advantages_of(self, rollout: Rollout, rewards: Tensor, batch: RolloutBatch,
                       kl: Tensor | None) -> tuple[Tensor, dict, dict]:
@@ -150,8 +152,9 @@ class PolicyGradient:
             if kl is not None:
                 returns = returns + kl_return_to_go(kl, batch.mask, coef=a.kl_coef)
             return whiten(returns, batch.mask, eps=a.advantage_args.get("eps", 1e-6)), {}, {}
-        lengths = torch.tensor([len(c.token_ids) for c in rollout.completions]).view_as(rewards)
-        inputs = {name: getattr(rollout, name) for name in ADVANTAGE_INPUTS.get(self.cfg.algo.advantage, ())}
+        lengths = torch.tensor([len(c.token_ids) for c in rollout.completions], device=rewards.device).view_as(rewards)
+        inputs = {name: getattr(rollout, name).to(rewards.device)  # a sampler's tensors are on the CPU
+                  for name in ADVANTAGE_INPUTS.get(self.cfg.algo.advantage, ())}
         seq_adv, metrics = sequence_advantages(self.cfg, rewards, lengths, inputs=inputs, history=self.history)
         advantages = seq_adv.reshape(-1)
         if kl is not None:
@@ -163,7 +166,7 @@ class PolicyGradient:
         batch, rewards, metrics, answer_weights = self.batch_of(rollout)
         if a.mask_truncated:  # DAPO's overlong filtering
             batch.row_weight = torch.tensor([c.finish_reason != "length" for c in rollout.completions],
-                                            dtype=torch.float32)
+                                            dtype=torch.float32, device=batch.device)
         old_logp = ref_logp = kl = None
         if a.kl_in_reward:  # KL on the reward needs π_old and π_ref before the update
             opts = dict(micro_batch_size=cfg.optim.micro_batch_size, **logprob_options(cfg))

@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from rlvr.devices import model_device
 from rlvr.models import position_ids_for
 from rlvr.rollout.attention import use_decode_attention
 from rlvr.rollout.base import Prompt, SamplingParams
@@ -46,7 +47,9 @@ def sample_tokens(logits: Tensor, sampling: SamplingParams,
         sorted_p = torch.where(before < sampling.top_p, sorted_p, torch.zeros_like(sorted_p))
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
     cdf = probs.cumsum(-1)
-    u = torch.rand(cdf.shape[0], 1, generator=generator) * cdf[:, -1:]
+    # the uniforms come from the engine's CPU generator whatever the device: one seed, one
+    # stream of draws, and a checkpointed state that resumes on either device
+    u = torch.rand(cdf.shape[0], 1, generator=generator).to(cdf.device) * cdf[:, -1:]
     tokens = torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
@@ -58,6 +61,8 @@ class HFEngine:
     copy, `update_weights` has nothing to do). With `bfloat16` it keeps its own bf16 copy,
     refreshed by `update_weights` — faster decoding on CPUs with bf16 units, at the price
     of small log-prob differences from the trainer (see truncated importance sampling).
+    It decodes on the device of the model it is given (`model.device`); the tensors of the
+    decoding loop live there, and the finished tokens come back to the CPU once per batch.
     """
 
     def __init__(self, model, tokenizer, *, dtype: str = "float32", batch_size: int = 64,
@@ -68,7 +73,8 @@ class HFEngine:
         self.dtype = DTYPES[dtype]
         self.shared = next(model.parameters()).dtype == self.dtype
         self.model = model if self.shared else copy.deepcopy(model).to(self.dtype)
-        if not self.shared and self.dtype == torch.bfloat16:
+        self.device = model_device(self.model)
+        if not self.shared and self.dtype == torch.bfloat16 and self.device.type == "cpu":
             use_decode_attention(self.model)  # bf16 sdpa is slow for one-token steps on CPU
         self.generator = torch.Generator().manual_seed(seed)
         eos = model.generation_config.eos_token_id if getattr(model, "generation_config", None) else None
@@ -121,6 +127,8 @@ class HFEngine:
         for i, p in enumerate(prompts):  # left padding: every prompt ends at the same column
             ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
             attn[i, width - len(p):] = 1
+        dev = self.device  # filled on the CPU above, moved in one copy each
+        ids, attn = ids.to(dev), attn.to(dev)
         cache = DynamicCache(config=self.model.config)
         logits = self.model(input_ids=ids, attention_mask=attn, position_ids=position_ids_for(attn),
                             past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
@@ -129,14 +137,14 @@ class HFEngine:
             logits = logits.repeat_interleave(n, dim=0)
             attn = attn.repeat_interleave(n, dim=0)
         B = P * n
-        rows = torch.arange(B)  # original row of each row still in the batch
+        rows = torch.arange(B, device=dev)  # original row of each row still in the batch
         positions = attn.sum(-1)  # position of the next token of each row
-        tokens_out = torch.full((B, T), self.tokenizer.pad_token_id, dtype=torch.long)
-        logps_out = torch.zeros((B, T))
-        lengths = torch.full((B,), T, dtype=torch.long)
-        stopped = torch.zeros(B, dtype=torch.bool)
-        stop_ids = torch.tensor(self.stop_ids, dtype=torch.long)
-        done = torch.zeros(B, dtype=torch.bool)  # over the rows still in the batch
+        tokens_out = torch.full((B, T), self.tokenizer.pad_token_id, dtype=torch.long, device=dev)
+        logps_out = torch.zeros((B, T), device=dev)
+        lengths = torch.full((B,), T, dtype=torch.long, device=dev)
+        stopped = torch.zeros(B, dtype=torch.bool, device=dev)
+        stop_ids = torch.tensor(self.stop_ids, dtype=torch.long, device=dev)
+        done = torch.zeros(B, dtype=torch.bool, device=dev)  # over the rows still in the batch
         for t in range(T):
             tok, lp = sample_tokens(logits, sampling, generator)
             live = ~done
@@ -152,11 +160,13 @@ class HFEngine:
                 keep = (~done).nonzero().squeeze(-1)
                 cache.batch_select_indices(keep)
                 rows, attn, positions, tok, done = rows[keep], attn[keep], positions[keep], tok[keep], done[keep]
-            attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype)], dim=1)
+            attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=dev)], dim=1)
             logits = self.model(input_ids=tok[:, None], attention_mask=attn,
                                 position_ids=positions[:, None], past_key_values=cache,
                                 use_cache=True).logits[:, -1]
             positions = positions + 1
+        # back to the CPU once for the whole batch (not one transfer per row)
+        tokens_out, logps_out, lengths, stopped = (x.cpu() for x in (tokens_out, logps_out, lengths, stopped))
         completions = []
         for b in range(B):
             L = int(lengths[b])

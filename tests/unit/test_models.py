@@ -1,7 +1,11 @@
+import hashlib
+import os
+import socket
+
 import pytest
 import torch
 
-from rlvr.models import ModelNotFound, resolve, sequence_logprobs, tiny_model
+from rlvr.models import ModelNotFound, hf_hub_cache, load_policy, resolve, sequence_logprobs, tiny_model
 
 
 def _naive(model, ids, attn, completion, temperature=1.0):
@@ -60,9 +64,12 @@ def test_tiny_model_is_seeded_and_small():
                                    add_generation_prompt=True).endswith("<|im_start|>assistant\n")
 
 
-def test_model_spec_errors(tmp_path):
-    with pytest.raises(ModelNotFound, match="no model is downloaded"):
+def test_model_spec_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ModelNotFound, match="not in the local Hugging Face cache"):
         resolve("some-org/some-model")
+    with pytest.raises(ModelNotFound, match="no model is downloaded"):
+        resolve("not a model")
     with pytest.raises(ModelNotFound, match="not found"):
         resolve(str(tmp_path / "x.gguf"))
     with pytest.raises(ModelNotFound, match="config.json"):
@@ -103,3 +110,64 @@ def test_entropy_is_that_of_the_full_distribution_and_a_metric_unless_asked(batc
     _, ent = sequence_logprobs(model, ids, attn, completion, with_entropy="grad")
     ent.sum().backward()  # an entropy bonus: its gradient reaches the weights
     assert model.model.layers[0].mlp.up_proj.weight.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------- hub ids from the local cache
+def _fill_hub_cache(cache, repo_id: str, folder) -> str:
+    """Lay `folder` out as huggingface_hub's cache does: blobs named by hash, a snapshot of
+    symlinks to them, and refs/main naming the snapshot."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        link = snapshot / f.relative_to(folder)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, link.parent), link)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return commit
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model load tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_a_hub_id_in_the_local_cache_loads_offline(tmp_path, monkeypatch, no_network):
+    model, tok = tiny_model(5)
+    model.save_pretrained(tmp_path / "saved")
+    tok.save_pretrained(tmp_path / "saved")
+    commit = _fill_hub_cache(tmp_path / "hub", "acme/tiny-chat", tmp_path / "saved")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    folder = resolve("acme/tiny-chat")
+    assert folder == str(tmp_path / "hub" / "models--acme--tiny-chat" / "snapshots" / commit)
+    loaded, loaded_tok = load_policy("acme/tiny-chat")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    assert loaded_tok("2 + 3", add_special_tokens=False).input_ids == tok("2 + 3", add_special_tokens=False).input_ids
+
+
+def test_a_hub_id_missing_from_the_cache_names_the_cache_and_how_to_fill_it(tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelNotFound) as err:
+        resolve("HuggingFaceTB/SmolLM2-135M-Instruct")
+    msg = str(err.value)
+    assert "not in the local Hugging Face cache" in msg and str(tmp_path / "hub") in msg
+    assert "hf download HuggingFaceTB/SmolLM2-135M-Instruct" in msg
+
+
+def test_the_hub_cache_is_found_as_huggingface_hub_finds_it(tmp_path, monkeypatch):
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hf_hub_cache() == tmp_path / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    assert hf_hub_cache() == tmp_path / "home" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "direct"))
+    assert hf_hub_cache() == tmp_path / "direct"
