@@ -16,6 +16,7 @@ from rlvr.algos.kl import KL
 from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
 from rlvr.configtools import ConfigError, check_kwargs
+from rlvr.data.chat import RESERVED_TEMPLATE_KWARGS
 from rlvr.devices import check_device
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
@@ -76,6 +77,7 @@ def validate(cfg) -> None:
     if unknown:
         raise ConfigError(f"unknown ids in 'data.ifeval.constraint_ids': {', '.join(unknown)}; "
                           f"allowed values: {', '.join(sorted(CONSTRAINTS))}")
+    _check_prompt_format(cfg.data)
     d = cfg.data.derivations
     if not 2 <= d.min_terms <= d.max_terms or d.max_operand < 1:
         raise ConfigError("'data.derivations' needs 2 ≤ min_terms ≤ max_terms and max_operand ≥ 1")
@@ -159,6 +161,17 @@ def validate(cfg) -> None:
         raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
     if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
         raise ConfigError("'data.arithmetic.min_operand' must not exceed 'data.arithmetic.max_operand'")
+
+
+def _check_prompt_format(data) -> None:
+    """`data.chat_template_kwargs` only with a chat template, and none of the arguments rlvr sets."""
+    reserved = sorted(set(data.chat_template_kwargs) & RESERVED_TEMPLATE_KWARGS)
+    if reserved:
+        raise ConfigError(f"'data.chat_template_kwargs' sets {', '.join(reserved)}, which rlvr sets itself when it "
+                          "renders a prompt; remove them (any other template variable is allowed)")
+    if data.prompt_format == "raw" and data.chat_template_kwargs:
+        raise ConfigError("'data.chat_template_kwargs' is for the chat template, but 'data.prompt_format' is "
+                          "'raw' (plain text): remove them, or use 'chat' or 'auto'")
 
 
 def _check_sampler(cfg, method) -> None:

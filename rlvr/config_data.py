@@ -3,7 +3,7 @@ shown (part of `rlvr.config`, kept apart so that each file stays small)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 @dataclass(frozen=True)
 class FewShot:
@@ -91,6 +91,15 @@ class DataConfig:
     """System message; empty keeps the tokenizer's default (if its template has one)."""
     few_shot: list[FewShot] = field(default_factory=list)
     """Worked examples placed before the question as earlier chat turns."""
+    prompt_format: Literal["auto", "chat", "raw"] = "auto"
+    """How a prompt becomes tokens: `chat` — the tokenizer's chat template; `raw` — plain text
+    for base models without one (the system prompt, then `Question: …` / `Answer: …` blocks for
+    the worked examples, then `Question: <question>` and `Answer:`; docs/models.md); `auto` —
+    `chat` when the tokenizer has a template, else `raw` (said once on stderr)."""
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra variables for the tokenizer's chat template, e.g. `{enable_thinking: false}` for
+    Qwen3 or `{chat_template: "..."}` to give a model without one a template; only with the
+    `chat` format."""
     shuffle: bool = True
     """Shuffle file-based training data every epoch (seeded)."""
     truncate: Literal["error", "left"] = "error"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rlvr.data.arithmetic import ArithmeticTask
 from rlvr.data.derivations import DerivationTask
-from rlvr.data.chat import messages_for, render
+from rlvr.data.chat import messages_for, render, render_options
 from rlvr.data.files import DataError, load_file
 from rlvr.types import Sample
 
@@ -101,8 +101,7 @@ def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
 
 
 def prompt_ids(tokenizer, sample: Sample, cfg: "DataConfig") -> list[int]:
-    return render(tokenizer, sample, template=cfg.prompt_template,
-                  system_prompt=cfg.system_prompt, few_shot=cfg.few_shot)
+    return render(tokenizer, sample, **render_options(cfg))
 
 
 def prompt_context(sample: Sample, cfg: "DataConfig") -> str:

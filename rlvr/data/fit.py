@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from rlvr.data.chat import render
+from rlvr.data.chat import render, render_options
 from rlvr.data.files import DataError
 from rlvr.types import Sample
 
@@ -49,8 +49,7 @@ class PromptFitter:
         self.truncated = 0
 
     def _ids(self, sample: Sample) -> list[int]:
-        return render(self.tokenizer, sample, template=self.cfg.prompt_template,
-                      system_prompt=self.cfg.system_prompt, few_shot=self.cfg.few_shot)
+        return render(self.tokenizer, sample, **render_options(self.cfg))
 
     def _too_long(self, sample: Sample, n: int) -> DataError:
         return DataError(f"{_label(sample)}: the prompt has {n} tokens; with up to {self.max_new_tokens} new "

@@ -179,8 +179,11 @@ class SelfVerifySampler:
         """A verification prompt is one user turn under the run's system prompt, after the
         worked verifications of `self_verify.few_shot` if any. The data's few-shot examples
         are left out: they show solving, not rating, and would prime the policy to answer the
-        question again instead of scoring the solution."""
-        return render(self.tokenizer, sample, system_prompt=self.cfg.data.system_prompt, few_shot=self.shots)
+        question again instead of scoring the solution. The run's prompt format (chat or raw)
+        and chat-template variables apply as to every prompt."""
+        d = self.cfg.data
+        return render(self.tokenizer, sample, system_prompt=d.system_prompt, few_shot=self.shots,
+                      prompt_format=d.prompt_format, chat_template_kwargs=d.chat_template_kwargs)
 
     def tasks(self, got: Rollout) -> list[Sample]:
         """One verification sample per picked solution: prompt, target score, and where from."""
