@@ -42,6 +42,7 @@ def test_saved_config_round_trips(tmp_path, tiny_config_path):
     ("--rollout.top_p=0", ["rollout.top_p"]),
     ("--algo.mini_batch_size=5", ["algo.mini_batch_size", "divide"]),
     ("--nosection.key=1", ["nosection"]),
+    (["--data.multipart.min_parts=5", "--data.multipart.max_parts=2"], ["data.multipart", "min_parts"]),
 ])
 def test_bad_values_name_the_key_and_what_is_allowed(override, must_mention):
     with pytest.raises(ConfigError) as err:
