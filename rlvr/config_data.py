@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rlvr.configtools import ConfigError
+
+
 @dataclass(frozen=True)
 class FewShot:
     prompt: str
