@@ -265,7 +265,8 @@ def check_sources(cfg: "DataConfig", procedural: tuple[str, ...]) -> None:
             source = resolve(spec, subset=cfg.subset)
             choose_split(source, getattr(cfg, f"{which}_split"), _split_key(which))
         except DataError as e:
-            raise DataError(f"'data.{which}': {e}") from None
+            also = f" (nor a procedural task: {', '.join(procedural)})" if "/" not in spec and "." not in spec else ""
+            raise DataError(f"'data.{which}': {e}{also}") from None
         hub = hub or source.kind == "hub"
     if cfg.subset and not hub:
         raise DataError(f"'data.subset' ({cfg.subset!r}) names a configuration of a hub dataset, but neither "

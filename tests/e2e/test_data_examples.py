@@ -62,6 +62,12 @@ def test_a_hub_dataset_in_the_local_cache_trains_with_no_network(tmp_path, tiny_
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {s["answer"] for s in _rows(out, "samples.jsonl")} <= {str(i + 1) for i in range(6)}
     assert json.loads((out / "eval.json").read_text())["after"]["problems"] == 3  # the test split
+    res = tmp_path / "eval.json"
+    proc = subprocess.run(rlvr_cmd() + ["eval", "--model", str(out / "checkpoints" / "step-2"), "--data", REPO,
+                                        "--split=train", "--size=0", "--k=", "--json", str(res)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(res.read_text())["problems"] == 6  # --split chose the train split's 6 rows
 
 
 def test_verl_reward_model_dict_with_math_stops_before_the_model_loads(tmp_path, tiny_config_path, capsys,

@@ -152,5 +152,20 @@ def test_missing_and_unknown_sources_fail_at_config_time(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n")
     with pytest.raises(DataError, match=r"'data.eval': .*unsupported data file type '.csv'"):
         check_data_sources(_data(eval=str(tmp_path / "x.csv")))
+    with pytest.raises(DataError, match=r"'data.train': arithmetc: no such file .*\(nor a procedural task: arithmetic, "):
+        check_data_sources(_data(train="arithmetc"))
     with pytest.raises(DataError, match="'data.subset' .* neither 'data.train' nor 'data.eval' is one"):
         check_data_sources(_data(subset="main"))
+
+
+def test_rlvr_config_refuses_what_train_would_refuse(tmp_path, capsys):
+    """Issue 11 item 9: such sources passed `rlvr config` and failed only in `rlvr train`."""
+    from rlvr.cli import main
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "rows.csv").write_text("prompt,answer\n")
+    assert main(["config", f"--data.train={tmp_path / 'd'}"]) == 2
+    assert "'data.train': " in capsys.readouterr().err
+    pq.write_table(pa.table({"prompt": ["a"], "answer": ["1"]}), tmp_path / "train-0.parquet")
+    assert main(["config", f"--data.train={tmp_path / 'train-*.parquet'}", "--data.eval="]) == 0
+    assert f"train: {tmp_path / 'train-*.parquet'}" in capsys.readouterr().out
