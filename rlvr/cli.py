@@ -116,6 +116,7 @@ def _eval(args: argparse.Namespace) -> int:
     from rlvr.eval import evaluate
     from rlvr.models import load_policy
     from rlvr.rollout import build_engine
+    from rlvr.verifiers.references import check_references
     from rlvr.verifiers.reward import build_reward_function
 
     ks = _eval_ks(args)
@@ -128,12 +129,15 @@ def _eval(args: argparse.Namespace) -> int:
     over = {"data": {"eval": args.data}} if args.data else {}
     if args.device:  # checked with the config, before the model loads
         over["model"] = {"device": args.device}
+    if args.split is not None:
+        over.setdefault("data", {})["eval_split"] = args.split
     cfg = load_config(config, over)
     if args.threads:
         torch.set_num_threads(args.threads)
     samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
     if not samples:
-        raise SystemExit("no evaluation data: pass --data arithmetic or a .jsonl/.parquet file")
+        raise SystemExit("no evaluation data: pass --data arithmetic, a data file or folder, or a dataset id")
+    check_references(samples, cfg.reward.verifiers, answer_field=cfg.data.answer_field, what="evaluation")
     if (Path(args.model) / MANIFEST).is_file() and (problem := verify_checkpoint(args.model)):
         raise ConfigError(f"the checkpoint {args.model} is damaged: {problem}")
     _quiet_transformers()
@@ -162,8 +166,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace, overrides: list[str]) -> int:
     from rlvr.config import config_to_yaml, load_config
+    from rlvr.data import check_data_sources
 
-    print(config_to_yaml(load_config(args.config, overrides, algo=args.algo, reward=args.reward)), end="")
+    cfg = load_config(args.config, overrides, algo=args.algo, reward=args.reward)
+    check_data_sources(cfg.data)  # the sources exist and hold the splits asked for
+    print(config_to_yaml(cfg), end="")
     return 0
 
 
@@ -255,8 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
     e.add_argument("--model", required=True, help="HF folder (e.g. a checkpoint), .gguf file, alias "
                    "smollm2-135m-instruct, or a hub id org/name in the local Hugging Face cache")
-    e.add_argument("--data", help="`arithmetic` (held-out split) or a .jsonl/.parquet file "
+    e.add_argument("--data", help="`arithmetic` (held-out split), or data: a .jsonl/.json/.parquet/.arrow "
+                   "file, a folder, a glob, a save_to_disk folder or a dataset id in the local cache "
                    "(default: the config's data.eval)")
+    e.add_argument("--split", help="split of --data when it has several (default: the config's "
+                   "data.eval_split; empty there: test, or the only split)")
     e.add_argument("--config", help="config whose prompt format and verifiers to use (default: the run's "
                    "config.yaml when --model is a checkpoint of a run, else the defaults)")
     e.add_argument("--k", default="1", help="comma-separated k for pass@k, e.g. 1,4,8 (empty: greedy only)")

@@ -8,6 +8,9 @@ from typing import Any, Literal
 from rlvr.configtools import ConfigError
 
 
+from rlvr.configtools import ConfigError
+
+
 @dataclass(frozen=True)
 class FewShot:
     prompt: str
@@ -79,15 +82,31 @@ class DataConfig:
     """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
     whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
     checkable instructions; `code`: small stdin/stdout programs; `multipart`: several arithmetic
-    sub-questions in one prompt) or a `.jsonl` / `.parquet` file."""
+    sub-questions in one prompt), or data: a `.jsonl` / `.json` / `.parquet` / `.arrow` file, a
+    folder of them, a glob (`data/train-*.parquet`), a `datasets.save_to_disk` folder, or a hub
+    dataset id already in the local `datasets` cache (`openai/gsm8k`; read with no network).
+    docs/data.md lists every kind."""
     eval: str = "arithmetic"
-    """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
+    """Held-out prompts for the before/after evaluation: a procedural task, data (any kind
+    `data.train` takes), or empty for none."""
+    train_split: str = ""
+    """Split of `data.train` when the source has several (a hub dataset, a save_to_disk
+    DatasetDict, a folder whose file names say the split; TRL's `dataset_train_split`): empty
+    takes `train`, or the only split; a name given must exist."""
+    eval_split: str = ""
+    """Split of `data.eval` when the source has several (TRL's `dataset_test_split`): empty takes
+    `test`, or the only split; a name given must exist."""
+    subset: str = ""
+    """Configuration of a hub dataset (`main` of openai/gsm8k; TRL's `dataset_config`, the
+    `name` of `datasets.load_dataset`); empty: its only one."""
     train_limit: int = 0
     """Train on only the first N training prompts, repeated (1: the 1-shot RLVR setting); 0: all."""
     prompt_field: str = "prompt"
-    """Field of a data row that holds the question (a string, or a list of chat messages)."""
+    """Field of a data row that holds the question (a string, or a list of chat messages); a
+    dotted path reaches into nested objects."""
     answer_field: str = "answer"
-    """Field of a data row that holds the reference answer."""
+    """Field of a data row that holds the reference answer; a dotted path reaches into nested
+    objects (`reward_model.ground_truth` for verl's Parquet files)."""
     prompt_template: str = "{prompt}"
     """User message built from a row; `{prompt}` is replaced by the question."""
     system_prompt: str = ""

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from rlvr.checkpoint import (latest_checkpoint, load_checkpoint, newest_good_checkpoint, remove_partial_checkpoints,
                              rng_state, save_checkpoint, set_rng_state)
 from rlvr.config import Config, config_to_yaml, save_config
-from rlvr.data import PromptStream, eval_samples, prompt_context
+from rlvr.data import PromptStream, check_data_sources, eval_samples, prompt_context
 from rlvr.data.fit import PromptFitter, model_context
 from rlvr.eval import evaluate
 from rlvr.health import RunHealth
@@ -36,6 +36,7 @@ from rlvr.rundir import claim_run_dir, run_dir_of
 from rlvr.runfiles import DiskFull, RunExists, atomic_write_text, disk_full_reported_once, is_disk_full
 from rlvr.runlog import RunLog, write_report
 from rlvr.samplers import build_sampler
+from rlvr.verifiers.references import check_references
 from rlvr.verifiers.reward import build_reward_function
 
 __all__ = ["RunExists", "build_policy", "claim_run_dir", "run_dir_of", "train", "update_policy"]
@@ -44,6 +45,7 @@ __all__ = ["RunExists", "build_policy", "claim_run_dir", "run_dir_of", "train", 
 def train(cfg: Config, *, resume: bool = False) -> dict:
     """Run (or resume) training as configured; returns the summary also written to report.md.
     The run folder stays locked until this returns."""
+    check_data_sources(cfg.data)  # a missing file or cache entry stops here, before any run folder
     run_dir, lock = claim_run_dir(cfg, resume=resume)
     try:
         with disk_full_reported_once():
@@ -123,6 +125,8 @@ class Parts:
 def _build(cfg: Config) -> Parts:
     stream = PromptStream(cfg.data, cfg.run.seed)  # a bad data file fails before the model loads
     held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
+    for samples, what in ((stream.first(), "training"), (held_out, "held-out")):  # no reward silently 0
+        check_references(samples, cfg.reward.verifiers, answer_field=cfg.data.answer_field, what=what)
     eval_tokens = cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)

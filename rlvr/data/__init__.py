@@ -1,4 +1,5 @@
-"""Datasets: local JSONL/Parquet files and procedural generators, plus chat templating.
+"""Datasets: data as users have it (files, folders, globs, save_to_disk folders, the local hub
+cache: `rlvr.data.sources`) and procedural generators, plus chat templating.
 
 `PromptStream` hands the trainer batches of training samples and remembers its position,
 so a resumed run continues with exactly the prompts it would have seen.
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING
 from rlvr.data.arithmetic import ArithmeticTask
 from rlvr.data.derivations import DerivationTask
 from rlvr.data.chat import messages_for, render, render_options
-from rlvr.data.files import DataError, load_file
+from rlvr.data.files import DataError
+from rlvr.data.sources import check_sources, load_file, load_source
 from rlvr.types import Sample
 
 if TYPE_CHECKING:
@@ -60,8 +62,7 @@ class PromptStream:
             if cfg.train_limit:
                 self.task, self.rows = None, self.task.take(cfg.train_limit)
         else:
-            self.task, self.rows = None, load_file(cfg.train, prompt_field=cfg.prompt_field,
-                                                   answer_field=cfg.answer_field)
+            self.task, self.rows = None, load_source(cfg.train, cfg, "train")
             if cfg.train_limit:
                 self.rows = self.rows[:cfg.train_limit]
         self._order_epoch, self._order = -1, []
@@ -77,6 +78,11 @@ class PromptStream:
             self._order_epoch = epoch
         return self.rows[self._order[j]]
 
+    def first(self, n: int = 64) -> list[Sample]:
+        """Every row of a file (or the first `n` of a procedural stream, whose rows are all
+        built alike), for the checks made before training; the position does not move."""
+        return self.rows if self.rows is not None else [self.task[i] for i in range(n)]
+
     def next(self, n: int) -> list[Sample]:
         out = [self._row(self.position + k) for k in range(n)]
         self.position += n
@@ -90,13 +96,13 @@ class PromptStream:
 
 
 def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
-    """The held-out set: the arithmetic task's eval split, or the first `size` rows of a file
-    (all rows when `size` is 0)."""
+    """The held-out set: a procedural task's eval split, or the first `size` rows of the data
+    source (all rows when `size` is 0)."""
     if not cfg.eval:
         return []
     if cfg.eval in PROCEDURAL:
         return _procedural(cfg.eval, cfg, seed, "eval").take(size)
-    rows = load_file(cfg.eval, prompt_field=cfg.prompt_field, answer_field=cfg.answer_field)
+    rows = load_source(cfg.eval, cfg, "eval")
     return rows[:size] if size else rows
 
 
@@ -112,5 +118,10 @@ def prompt_context(sample: Sample, cfg: "DataConfig") -> str:
     return "\n\n".join(str(m.get("content", "")) for m in chat)
 
 
-__all__ = ["ArithmeticTask", "DataError", "DerivationTask", "PromptStream", "Sample", "eval_samples",
-           "load_file", "messages_for", "prompt_context", "prompt_ids", "render"]
+def check_data_sources(cfg: "DataConfig") -> None:
+    """Config-time checks of the data sources (`rlvr config`, the start of `rlvr train`)."""
+    check_sources(cfg, PROCEDURAL)
+
+
+__all__ = ["ArithmeticTask", "DataError", "DerivationTask", "PromptStream", "Sample", "check_data_sources",
+           "eval_samples", "load_file", "load_source", "messages_for", "prompt_context", "prompt_ids", "render"]

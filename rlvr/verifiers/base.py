@@ -20,6 +20,12 @@ CALL_CONTEXT = "rlvr_call"
 `{"completion_ids": [...] or None, "global_step": int or None, "max_steps": int or None}`."""
 
 
+ANY_REFERENCE: tuple[type, ...] = (object,)
+"""`reference_types` of a verifier that takes any reference, or none."""
+NUMBER_OR_TEXT: tuple[type, ...] = (str, int, float)
+"""`reference_types` of the verifiers that compare an answer with a number or its text."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     reward: float
@@ -31,6 +37,9 @@ class Verdict:
 @runtime_checkable
 class Verifier(Protocol):
     name: str
+    # Each class also declares `reference_types`, the Python types of the reference it can
+    # compare (`ANY_REFERENCE`: anything), checked against every loaded row before the model
+    # loads (`rlvr.verifiers.references`); a plug-in that declares none accepts anything.
 
     def __call__(self, completion: str, reference: Any, meta: dict) -> Verdict: ...
 

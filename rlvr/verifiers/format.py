@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import ANY_REFERENCE, Verdict
 from rlvr.verifiers.extract import boxed_spans, strip_echoes
 
 _TAIL = re.compile(r"^[\s.,;:!$)\]]*$")
@@ -17,6 +17,7 @@ _TAIL = re.compile(r"^[\s.,;:!$)\]]*$")
 
 class FormatVerifier:
     name = "format"
+    reference_types = ANY_REFERENCE  # the reference is not looked at
 
     def __init__(self, *, require_final: bool = True, box_only: bool = False) -> None:
         """`require_final`: the last box must end the completion (trailing punctuation is fine).

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import NUMBER_OR_TEXT, Verdict
 from rlvr.verifiers.extract import last_boxed, strip_echoes
 from rlvr.verifiers.judge_model import clean, truncate_middle
 from rlvr.verifiers.rules import RULES
@@ -67,6 +67,7 @@ def model_spec(model: str) -> str:
 
 class JudgeVerifier:
     name = "judge"
+    reference_types = NUMBER_OR_TEXT  # shown to the judge as the reference answer
     batch_size = 16  # completions per batch call: the pool chunks by this class attribute
 
     def __init__(self, *, model: str = "policy", mode: str = "fallback", weight: float = 1.0,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rlvr.data.files import iter_jsonl
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import ANY_REFERENCE, Verdict
 from rlvr.verifiers.math import MathVerifier
 
 METRIC_PREFIX = "majority/"
@@ -75,6 +75,7 @@ def _known(reference: Any) -> bool:
 
 class MajorityVerifier:
     name = "majority"
+    reference_types = ANY_REFERENCE  # the reference only feeds diagnostics, as text
     needs_group = True  # the reward function calls `batch` with one prompt's whole group
 
     def __init__(self, *, answer_pattern: str = "", soft: bool = False, min_agreement: float = 0.0,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import NUMBER_OR_TEXT, Verdict
 from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match, strip_answer, strip_echoes
 
 MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; parsing it only costs time
@@ -25,6 +25,7 @@ MAX_ANSWER_CHARS = 1000  # a longer "answer" is not an answer; parsing it only c
 
 class MathVerifier:
     name = "math"
+    reference_types = NUMBER_OR_TEXT  # the reference is parsed as a math expression
 
     def __init__(self, *, answer_pattern: str = "", timeout_s: int = 3, hacking_guard: bool = True,
                  answer_phrases: bool = True) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlvr.verifiers.base import Verdict, group_digest
+from rlvr.verifiers.base import ANY_REFERENCE, Verdict, group_digest
 from rlvr.verifiers.judge import model_spec
 from rlvr.verifiers.judge_model import clean, truncate_middle
 
@@ -63,6 +63,7 @@ def brpo_rewards(wins: dict[int, tuple[bool, bool]], group_size: int, *, tie_rew
 
 class PairwiseVerifier:
     name = "pairwise"
+    reference_types = ANY_REFERENCE  # BRPO needs no reference
     needs_group = True  # the pool calls `batch` once per prompt group
 
     def __init__(self, *, model: str = "policy", max_imbalance: float = 0.6, tie_reward: float = -1.0,

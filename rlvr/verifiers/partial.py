@@ -99,6 +99,8 @@ def assign(boxes: list[tuple[str, str | None]], names: list[str]) -> tuple[list[
 
 class PartialVerifier:
     name = "partial"
+    # a list or dict of parts, or one string (or number) split by `separator`
+    reference_types = (list, tuple, dict, str, int, float)
 
     def __init__(self, *, all_or_nothing: bool = False, separator: str = ";", timeout_s: int = 3) -> None:
         """`all_or_nothing`: reward 1 only when every part is right (else the fraction right).

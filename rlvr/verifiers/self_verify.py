@@ -16,7 +16,7 @@ import re
 from fractions import Fraction
 from typing import Any, Literal
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import NUMBER_OR_TEXT, Verdict
 from rlvr.verifiers.extract import last_boxed, last_match, strip_answer
 
 MAX_SCORE_CHARS = 40  # a score is a short number; anything longer is not read as one
@@ -46,6 +46,7 @@ class SelfVerifyVerifier:
     """Reward of one verification completion: its rating against the target `reference`."""
 
     name = "self_verify"
+    reference_types = NUMBER_OR_TEXT  # the target score, as a number or its text
 
     def __init__(self, *, answer_pattern: str = "", reward: Literal["match", "rise"] = "match") -> None:
         """`answer_pattern`: a regex whose last match (group 1 if any) is the rating; empty

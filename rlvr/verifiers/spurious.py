@@ -15,13 +15,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from rlvr.verifiers.base import Verdict, group_digest
+from rlvr.verifiers.base import ANY_REFERENCE, Verdict, group_digest
 
 
 class RandomVerifier:
     """Reward 1 with probability `p`, else 0, whatever the completion says."""
 
     name = "random"
+    reference_types = ANY_REFERENCE  # the reference is not looked at
     needs_group = True  # one seeded generator per group: equal texts still draw independently
 
     def __init__(self, *, p: float = 0.5, seed: int = 0) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlvr.verifiers.base import Verdict
+from rlvr.verifiers.base import NUMBER_OR_TEXT, Verdict
 from rlvr.verifiers.extract import answer_phrase, boxed_contents, last_match
 from rlvr.verifiers.math import MathVerifier
 
@@ -42,6 +42,7 @@ def normalize(text: str) -> str:
 
 class StrictVerifier:
     name = "strict"
+    reference_types = NUMBER_OR_TEXT  # compared as text after a light normalisation
 
     def __init__(self, *, answer_pattern: str = "", normalize: bool = True, hacking_guard: bool = True,
                  answer_phrases: bool = True) -> None:

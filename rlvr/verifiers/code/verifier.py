@@ -69,6 +69,7 @@ def isolation_label(isolation: dict) -> str:
 
 class CodeVerifier:
     name = "code"
+    reference_types = (dict, str)  # {tests: [...]} or {asserts: ...}, or that object as JSON text
 
     def __init__(self, *, mode: str = "fraction", timeout_s: float = 2.0, memory_mb: int = 512,
                  max_output_bytes: int = 1 << 20, max_file_bytes: int = 10 << 20, workers: int = 1,

@@ -60,6 +60,7 @@ def loose_variants(response: str) -> list[str]:
 
 class IFEvalVerifier:
     name = "ifeval"
+    reference_types = (dict, str)  # {instruction_id_list, kwargs}, or that object as JSON text
 
     def __init__(self, *, mode: str = "all", loose: bool = False, strip_thinking: bool = True) -> None:
         """`mode`: "all" (reward 1 when every instruction is followed, else 0) or "fraction"
