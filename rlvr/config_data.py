@@ -8,7 +8,6 @@ from typing import Any, Literal
 from rlvr.configtools import ConfigError
 
 
-from rlvr.configtools import ConfigError
 
 
 @dataclass(frozen=True)
