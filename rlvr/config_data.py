@@ -79,9 +79,12 @@ class DataConfig:
     """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
     whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
     checkable instructions; `code`: small stdin/stdout programs; `multipart`: several arithmetic
-    sub-questions in one prompt) or a `.jsonl` / `.parquet` file."""
+    sub-questions in one prompt), a `.jsonl` / `.parquet` file, or reasoning-gym tasks (`rg:chain_sum`;
+    several: `rg:chain_sum,leg_counting`; weighted: `rg:chain_sum:2,leg_counting:1`; reward: the
+    `reasoning_gym` verifier; needs the `gym` extra)."""
     eval: str = "arithmetic"
-    """Held-out prompts for the before/after evaluation: a procedural task, a file, or empty for none."""
+    """Held-out prompts for the before/after evaluation: a procedural task, a file, reasoning-gym
+    tasks (`rg:…`, as in `train`; the held-out split of their questions), or empty for none."""
     train_limit: int = 0
     """Train on only the first N training prompts, repeated (1: the 1-shot RLVR setting); 0: all."""
     prompt_field: str = "prompt"
@@ -120,3 +123,9 @@ class DataConfig:
     multipart: MultipartConfig = field(default_factory=MultipartConfig)
     """Options of the procedural multi-part task (`multipart`: 2–3 arithmetic sub-questions, the
     list of answers as reference; reward: the `partial` verifier)."""
+    rg: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options of the reasoning-gym tasks of an `rg:` source, by task, passed to
+    `reasoning_gym.create_dataset` (e.g. `{chain_sum: {min_terms: 2, max_terms: 3}}`)."""
+    rg_eval_fraction: float = 0.2
+    """Share of each reasoning-gym task's distinct questions reserved for the held-out set
+    (assigned by a hash of the question, so no held-out question is ever trained on)."""

@@ -12,6 +12,7 @@ from rlvr.data.arithmetic import ArithmeticTask
 from rlvr.data.derivations import DerivationTask
 from rlvr.data.chat import messages_for, render, render_options
 from rlvr.data.files import DataError, load_file
+from rlvr.data.reasoning_gym import ReasoningGymTask, is_rg_source
 from rlvr.types import Sample
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ PROCEDURAL = ("arithmetic", "derivations", "ifeval", "code", "multipart")
 
 
 def _procedural(name: str, cfg: "DataConfig", seed: int, split: str):
+    if is_rg_source(name):
+        return ReasoningGymTask(name, seed=seed, split=split, options=cfg.rg, eval_fraction=cfg.rg_eval_fraction)
     a = cfg.arithmetic
     if name == "multipart":
         from rlvr.data.multipart_task import MultipartTask
@@ -55,7 +58,7 @@ class PromptStream:
         self.seed = seed
         self.shuffle = cfg.shuffle
         self.position = 0  # samples handed out so far
-        if cfg.train in PROCEDURAL:
+        if cfg.train in PROCEDURAL or is_rg_source(cfg.train):
             self.task, self.rows = _procedural(cfg.train, cfg, seed, "train"), None
             if cfg.train_limit:
                 self.task, self.rows = None, self.task.take(cfg.train_limit)
@@ -94,7 +97,7 @@ def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
     (all rows when `size` is 0)."""
     if not cfg.eval:
         return []
-    if cfg.eval in PROCEDURAL:
+    if cfg.eval in PROCEDURAL or is_rg_source(cfg.eval):
         return _procedural(cfg.eval, cfg, seed, "eval").take(size)
     rows = load_file(cfg.eval, prompt_field=cfg.prompt_field, answer_field=cfg.answer_field)
     return rows[:size] if size else rows
