@@ -27,7 +27,6 @@ from typing import Any
 
 from rlvr.data.arithmetic import hash_split
 from rlvr.types import Sample
-from rlvr.verifiers.reasoning_gym import load_reasoning_gym
 
 PREFIX = "rg:"
 EVAL_GROUP = "eval_group"  # meta key: the sample's task, by which evaluation reports accuracy (rlvr.eval.evaluate)
@@ -104,6 +103,8 @@ class ReasoningGymTask:
                  options: dict[str, dict[str, Any]] | None = None, eval_fraction: float = 0.2) -> None:
         if split not in ("train", "eval"):
             raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+        from rlvr.verifiers.reasoning_gym import load_reasoning_gym  # here: importing rlvr.data stays light
+
         self.rg = load_reasoning_gym()
         self.source, self.seed, self.split, self.eval_fraction = source, seed, split, eval_fraction
         self.tasks = parse_source(source)
@@ -143,6 +144,7 @@ def check_config(cfg) -> None:
     """The rg: sources of `cfg.data`, their task options and the reward that scores them;
     every error names the key and what is allowed (raised as `ConfigError`)."""
     from rlvr.configtools import ConfigError
+    from rlvr.verifiers.reasoning_gym import load_reasoning_gym
 
     d = cfg.data
     sources = [(key, value) for key, value in (("data.train", d.train), ("data.eval", d.eval)) if is_rg_source(value)]
