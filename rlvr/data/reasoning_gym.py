@@ -32,7 +32,10 @@ PREFIX = "rg:"
 EVAL_GROUP = "eval_group"  # meta key: the sample's task, by which evaluation reports accuracy (rlvr.eval.evaluate)
 REDRAWS = 1000  # draws for one item before its split counts as empty
 RESERVED_OPTIONS = ("seed", "size")  # set per item by this module
-UNSUPPORTED = {"composite": "list several tasks instead: 'rg:chain_sum,leg_counting' (weights: 'rg:chain_sum:2,…')"}
+_AS_JSON = ("its entries do not survive the JSON data the verifier workers receive (measured with reasoning-gym "
+            "0.1.25: its own answer scores 1.0 on the entry, 0.05 on the entry as JSON)")
+UNSUPPORTED = {"composite": "list several tasks instead: 'rg:chain_sum,leg_counting' (weights: 'rg:chain_sum:2,…')",
+               "arc_agi": _AS_JSON, "rearc": _AS_JSON}
 REFERENCE_FREE = ("format", "random", "pairwise")  # built-in verifiers that do not read the reference
 
 
@@ -179,6 +182,14 @@ def check_config(cfg) -> None:
         used.update(t for t, _ in tasks)
     for task, options in d.rg.items():
         _check_options(rg, task, options, used)
+    for key, value in sources:  # one item of each task now: a split that is (nearly) empty, an entry JSON breaks
+        seed, split = (cfg.run.seed, "train") if key == "data.train" else (cfg.eval.seed, "eval")
+        try:
+            task = ReasoningGymTask(value, seed=seed, split=split, options=d.rg, eval_fraction=d.rg_eval_fraction)
+            for name, _ in task.tasks:
+                task[task.cycle.index(name)]
+        except ValueError as e:
+            raise ConfigError(f"bad value {value!r} for '{key}': {e}") from None
     for other in (d.train, d.eval):
         if other and not is_rg_source(other):
             raise ConfigError(f"'data.train' and 'data.eval' mix an rg: source with {other!r}; the reasoning_gym "

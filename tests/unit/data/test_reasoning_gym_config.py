@@ -37,6 +37,10 @@ def test_a_valid_rg_config_loads(tiny_config_path):
     (["--data.rg={chain_sum: 3}"], r"bad value 3 for 'data.rg.chain_sum'; expected a mapping"),
     (["--data.rg_eval_fraction=1"], r"'data.rg_eval_fraction'; must be in \(0, 1\)"),
     (["--data.eval=arithmetic"], r"mix an rg: source with 'arithmetic'"),
+    (["--data.train=rg:arc_agi"], r"'arc_agi' in 'data.train' is not supported: its entries do not survive"),
+    # one-term one-digit sums: ten questions, none of which the hash holds out at 5%
+    (["--data.rg={chain_sum: {min_terms: 1, max_terms: 1, max_digits: 1}}", "--data.rg_eval_fraction=0.05"],
+     r"bad value 'rg:chain_sum' for 'data.eval': no question of reasoning-gym task 'chain_sum' fell in the eval split"),
 ])
 def test_bad_rg_sources_and_options_are_config_errors(tiny_config_path, over, message):
     with pytest.raises(ConfigError, match=message):
