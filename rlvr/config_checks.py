@@ -17,6 +17,7 @@ from rlvr.algos.losses import LOSSES
 from rlvr.algos.reduce import REDUCE
 from rlvr.configtools import ConfigError, check_kwargs
 from rlvr.data.chat import RESERVED_TEMPLATE_KWARGS
+from rlvr.data.reasoning_gym import check_config as check_reasoning_gym
 from rlvr.devices import check_device
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
@@ -106,6 +107,7 @@ def validate(cfg) -> None:
         if spec.gate and (spec.gate not in names or spec.gate == spec.name):
             raise ConfigError(f"bad value {spec.gate!r} for 'reward.verifiers[{i}].gate'; "
                               f"allowed values: {', '.join(n for n in names if n != spec.name)}")
+    check_reasoning_gym(cfg)  # rg: sources, their task options and the verifier that scores them
     if cfg.reward.accuracy_from and cfg.reward.accuracy_from not in names:
         raise ConfigError(f"bad value {cfg.reward.accuracy_from!r} for 'reward.accuracy_from'; "
                           f"allowed values: {', '.join(names)}")

@@ -81,13 +81,16 @@ class DataConfig:
     """Training prompts: a procedural task (`arithmetic`; `derivations`: chains of + and −
     whose reference answer is the whole step-by-step derivation; `ifeval`: writing tasks with
     checkable instructions; `code`: small stdin/stdout programs; `multipart`: several arithmetic
-    sub-questions in one prompt), or data: a `.jsonl` / `.json` / `.parquet` / `.arrow` file, a
-    folder of them, a glob (`data/train-*.parquet`), a `datasets.save_to_disk` folder, or a hub
-    dataset id already in the local `datasets` cache (`openai/gsm8k`; read with no network).
-    docs/data.md lists every kind."""
+    sub-questions in one prompt), reasoning-gym tasks (`rg:chain_sum`; several:
+    `rg:chain_sum,leg_counting`; weighted: `rg:chain_sum:2,leg_counting:1`; reward: the
+    `reasoning_gym` verifier; needs the `gym` extra), or data: a `.jsonl` / `.json` / `.parquet` /
+    `.arrow` file, a folder of them, a glob (`data/train-*.parquet`), a `datasets.save_to_disk`
+    folder, or a hub dataset id already in the local `datasets` cache (`openai/gsm8k`; read with no
+    network). docs/data.md lists every kind."""
     eval: str = "arithmetic"
-    """Held-out prompts for the before/after evaluation: a procedural task, data (any kind
-    `data.train` takes), or empty for none."""
+    """Held-out prompts for the before/after evaluation: a procedural task, reasoning-gym tasks
+    (`rg:…`, as in `train`; the held-out split of their questions), data (any kind `data.train`
+    takes), or empty for none."""
     train_split: str = ""
     """Split of `data.train` when the source has several (a hub dataset, a save_to_disk
     DatasetDict, a folder whose file names say the split; TRL's `dataset_train_split`): empty
@@ -138,3 +141,9 @@ class DataConfig:
     multipart: MultipartConfig = field(default_factory=MultipartConfig)
     """Options of the procedural multi-part task (`multipart`: 2–3 arithmetic sub-questions, the
     list of answers as reference; reward: the `partial` verifier)."""
+    rg: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options of the reasoning-gym tasks of an `rg:` source, by task, passed to
+    `reasoning_gym.create_dataset` (e.g. `{chain_sum: {min_terms: 2, max_terms: 3}}`)."""
+    rg_eval_fraction: float = 0.2
+    """Share of each reasoning-gym task's distinct questions reserved for the held-out set
+    (assigned by a hash of the question, so no held-out question is ever trained on)."""

@@ -13,6 +13,7 @@ from rlvr.data.arithmetic import ArithmeticTask
 from rlvr.data.derivations import DerivationTask
 from rlvr.data.chat import messages_for, render, render_options
 from rlvr.data.files import DataError
+from rlvr.data.reasoning_gym import ReasoningGymTask, is_rg_source
 from rlvr.data.sources import check_sources, load_file, load_source
 from rlvr.types import Sample
 
@@ -23,6 +24,8 @@ PROCEDURAL = ("arithmetic", "derivations", "ifeval", "code", "multipart")
 
 
 def _procedural(name: str, cfg: "DataConfig", seed: int, split: str):
+    if is_rg_source(name):
+        return ReasoningGymTask(name, seed=seed, split=split, options=cfg.rg, eval_fraction=cfg.rg_eval_fraction)
     a = cfg.arithmetic
     if name == "multipart":
         from rlvr.data.multipart_task import MultipartTask
@@ -57,7 +60,7 @@ class PromptStream:
         self.seed = seed
         self.shuffle = cfg.shuffle
         self.position = 0  # samples handed out so far
-        if cfg.train in PROCEDURAL:
+        if cfg.train in PROCEDURAL or is_rg_source(cfg.train):
             self.task, self.rows = _procedural(cfg.train, cfg, seed, "train"), None
             if cfg.train_limit:
                 self.task, self.rows = None, self.task.take(cfg.train_limit)
@@ -100,7 +103,7 @@ def eval_samples(cfg: "DataConfig", *, size: int, seed: int) -> list[Sample]:
     source (all rows when `size` is 0)."""
     if not cfg.eval:
         return []
-    if cfg.eval in PROCEDURAL:
+    if cfg.eval in PROCEDURAL or is_rg_source(cfg.eval):
         return _procedural(cfg.eval, cfg, seed, "eval").take(size)
     rows = load_source(cfg.eval, cfg, "eval")
     return rows[:size] if size else rows
@@ -120,7 +123,7 @@ def prompt_context(sample: Sample, cfg: "DataConfig") -> str:
 
 def check_data_sources(cfg: "DataConfig") -> None:
     """Config-time checks of the data sources (`rlvr config`, the start of `rlvr train`)."""
-    check_sources(cfg, PROCEDURAL)
+    check_sources(cfg, PROCEDURAL, generated=is_rg_source)
 
 
 __all__ = ["ArithmeticTask", "DataError", "DerivationTask", "PromptStream", "Sample", "check_data_sources",

@@ -253,13 +253,14 @@ def load_source(spec: str, cfg: "DataConfig", which: str) -> list[Sample]:
     return load_rows(source_rows(source, split), label, prompt_field=cfg.prompt_field, answer_field=cfg.answer_field)
 
 
-def check_sources(cfg: "DataConfig", procedural: tuple[str, ...]) -> None:
+def check_sources(cfg: "DataConfig", procedural: tuple[str, ...], generated=lambda spec: False) -> None:
     """Config-time checks of `data.train` and `data.eval` (reads no row): the source exists,
     the glob matches, the files are of a known kind, the hub id is in the local cache, and the
-    split asked for is there. Each error names its key."""
+    split asked for is there. Each error names its key. `generated(spec)` marks the other sources
+    made in code (reasoning-gym's `rg:`), which their own config checks cover."""
     hub = False
     for which, spec in (("train", cfg.train), ("eval", cfg.eval)):
-        if not spec or spec in procedural:
+        if not spec or spec in procedural or generated(spec):
             continue
         try:
             source = resolve(spec, subset=cfg.subset)

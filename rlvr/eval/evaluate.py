@@ -11,6 +11,8 @@ from rlvr.rollout.base import RolloutEngine, SamplingParams
 from rlvr.types import Sample
 from rlvr.verifiers.reward import RewardFunction, verifier_meta
 
+EVAL_GROUP = "eval_group"  # a sample's meta key: the group its accuracy is also reported under
+
 
 @dataclass
 class EvalResult:
@@ -26,15 +28,30 @@ class EvalResult:
     """Mean greedy completion length in tokens."""
     examples: list[dict] = field(default_factory=list)
     """A few greedy completions with their verdicts."""
+    by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Greedy `accuracy` and `problems` per group, for samples whose meta names their
+    `eval_group` (each task of a reasoning-gym mix); reported as `<group>/accuracy`."""
 
     def as_dict(self, examples: bool = False) -> dict:
         out = {"accuracy": self.accuracy, "problems": self.problems, "mean_length": self.mean_length}
         if examples:
             out["examples"] = self.examples
         out.update({f"pass@{k}": v for k, v in self.pass_at.items()})
+        out.update({f"{group}/{k}": v for group, values in self.by_group.items() for k, v in values.items()})
         if self.pass_at:
             out["n"] = self.n
         return out
+
+
+def accuracy_by_group(samples: Sequence[Sample], correct: Sequence[bool]) -> dict[str, dict[str, float]]:
+    """{group: {accuracy, problems}} over the samples whose meta names an `eval_group` (an
+    explicit key, so that a data file's columns never spawn metrics by accident)."""
+    tally: dict[str, list[bool]] = {}
+    for s, ok in zip(samples, correct):
+        group = s.meta.get(EVAL_GROUP) if isinstance(s.meta, dict) else None
+        if isinstance(group, str) and group:
+            tally.setdefault(group, []).append(bool(ok))
+    return {g: {"accuracy": sum(oks) / len(oks), "problems": len(oks)} for g, oks in sorted(tally.items())}
 
 
 def generate_chunked(engine: RolloutEngine, prompts: list, n: int, sampling: SamplingParams, progress: bool,
@@ -69,6 +86,7 @@ def evaluate(engine: RolloutEngine, samples: Sequence[Sample], render: Callable[
                     completion_ids=[c.token_ids for c in greedy])
     result = EvalResult(accuracy=sum(scored.correct) / max(1, len(samples)), problems=len(samples),
                         mean_length=sum(len(c.token_ids) for c in greedy) / max(1, len(greedy)))
+    result.by_group = accuracy_by_group(samples, scored.correct)
     for i in range(min(examples, len(samples))):
         result.examples.append({"prompt": samples[i].prompt, "answer": refs[i], "completion": greedy[i].text,
                                 "correct": scored.correct[i]})

@@ -16,6 +16,7 @@ from rlvr.verifiers.judge import JudgeVerifier, judge_metrics
 from rlvr.verifiers.majority import MajorityVerifier, majority_metrics
 from rlvr.verifiers.pairwise import PairwiseVerifier, pairwise_metrics
 from rlvr.verifiers.partial import partial_metrics
+from rlvr.verifiers.reasoning_gym import task_metrics
 from rlvr.verifiers.rules import RULES
 from rlvr.verifiers.self_verify import verification_metrics
 
@@ -46,6 +47,8 @@ DESCRIPTIONS = {
                    "target score, the outcome verifier's (used by `self_verify.enabled`)",
     "judge": "a local LM asked 'is the final answer equivalent to the reference?'; reward P(yes) — alone, "
              "or TinyV's fallback when the rule verifier (math) says no",
+    "reasoning_gym": "a reasoning-gym task's own score_answer on the last <answer>…</answer> (or \\boxed{}); "
+                     "reward in [0, 1], logged per task as reward/<task> (data.train: rg:TASK)",
     "pairwise": "BRPO (Writing-Zero): a local LM compares each response with a reference drawn from its "
                 "group in both orders; +1 / −1 / 0, no reference answer needed (pair with advantage raw)",
 }
@@ -57,6 +60,7 @@ STEP_METRICS: dict[str, Callable[[list[Verdict]], dict[str, float]]] = {
     "self_verify": verification_metrics,
     "judge": judge_metrics,
     "pairwise": pairwise_metrics,
+    "reasoning_gym": task_metrics,
 }
 """Per-verifier step metrics computed from that verifier's verdicts of a step (logged)."""
 

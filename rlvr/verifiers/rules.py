@@ -11,6 +11,7 @@ from rlvr.verifiers.format import FormatVerifier
 from rlvr.verifiers.ifeval import IFEvalVerifier
 from rlvr.verifiers.math import MathVerifier
 from rlvr.verifiers.partial import PartialVerifier
+from rlvr.verifiers.reasoning_gym import ReasoningGymVerifier
 from rlvr.verifiers.self_verify import SelfVerifyVerifier
 from rlvr.verifiers.spurious import RandomVerifier
 from rlvr.verifiers.strict import StrictVerifier
@@ -24,4 +25,5 @@ RULES: dict[str, Callable[..., Verifier]] = {
     "random": RandomVerifier,
     "strict": StrictVerifier,
     "self_verify": SelfVerifyVerifier,
+    "reasoning_gym": ReasoningGymVerifier,
 }

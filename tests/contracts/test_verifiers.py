@@ -27,6 +27,9 @@ HOSTILE = [
     "{" * 200_000,  # braces without a box
 ]
 MATH_REF = "5"
+RG_REF = {"task": "chain_sum", "options": {},  # a reasoning-gym entry whose answer is 5
+          "entry": {"question": "State the final answer to the following arithmetic problem: 2 + 3 =",
+                    "answer": "5", "metadata": {"source_dataset": "chain_sum", "expression": "2 + 3"}}}
 # name → (options, reference, (lowest, highest) reward)
 SETUPS = {
     "math": ({}, MATH_REF, (0, 1)),
@@ -41,6 +44,7 @@ SETUPS = {
     "code": ({"timeout_s": 2.0}, {"asserts": "assert f(2) == 4"}, (0, 1)),
     "judge": ({"model": "tiny"}, MATH_REF, (0, 1)),
     "pairwise": ({"model": "tiny"}, None, (-1, 1)),
+    "reasoning_gym": ({}, RG_REF, (0, 1)),
 }
 
 
@@ -65,7 +69,7 @@ def test_hostile_completions_cost_nothing_but_their_reward(name):
         assert math.isfinite(v.reward) and low <= v.reward <= high, (name, text[:40], v)
         assert "error" not in v.info or v.info["error"] == "timeout", (name, text[:40], v.info)
     assert elapsed < 120
-    if name in ("math", "strict"):
+    if name in ("math", "strict", "reasoning_gym"):
         # none of them states 5 as its own single final answer: the echo is the prompt's, the
         # nested box is not a number, and "5 or 6" is a hedge
         assert [v.reward for v in verdicts] == [0.0] * len(HOSTILE)
