@@ -168,7 +168,8 @@ def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, 
             mark = "correct" if ex["correct"] else "wrong"
             lines += [f"- **{ex['prompt']}** (reference {ex['answer']}, {mark}): `{ex['completion'].strip()}`"]
         lines.append("")
-    lines += ["## Files", "", "- `metrics.jsonl`, `tensorboard/`: per-step metrics",
+    lines += ["## Files", "", "- `metrics.jsonl`: per-step metrics and every held-out evaluation at its step "
+              "(`tensorboard/` and the other `run.trackers` get the same; docs/logging.md)",
               "- `samples.jsonl`: sampled completions with rewards", "- `reward.png`: reward curve"]
     if checkpoint:
         lines.append(f"- `{checkpoint}`: final weights (`AutoModelForCausalLM.from_pretrained`)")

@@ -89,14 +89,16 @@ def read_mlflow(out: Path) -> dict:
 
     state = _state(out, "mlflow")
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    client = mlflow.MlflowClient(tracking_uri=state["tracking_uri"])
+    client = mlflow.MlflowClient(tracking_uri=state["tracking_uri"], registry_uri=state["tracking_uri"])
     run = client.get_run(state["run_id"])
     metrics = {k: [(m.step, m.value) for m in sorted(client.get_metric_history(run.info.run_id, k),
                                                       key=lambda m: (m.step, m.timestamp))]
                for k in run.data.metrics}
-    table = client.load_table(run.info.experiment_id, "completions.json", run_ids=[run.info.run_id])
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items() if k != "run_id"}
-            for r in table.to_dict("records")]
+    # the artifact itself (MlflowClient.load_table searches with the global tracking URI, not this one)
+    with tempfile.TemporaryDirectory() as tmp:
+        table = json.loads(Path(client.download_artifacts(run.info.run_id, "completions.json", tmp)).read_text())
+    rows = [{c: (None if isinstance(v, float) and v != v else v) for c, v in zip(table["columns"], row)}
+            for row in table["data"]]
     return {"metrics": metrics, "params": run.data.params, "status": run.info.status,
             "name": run.info.run_name, "completions": rows}
 

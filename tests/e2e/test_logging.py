@@ -145,3 +145,16 @@ def test_a_tracker_that_is_not_installed_stops_the_run_before_the_model_loads(tm
     err = capsys.readouterr().err
     assert "'run.trackers' names wandb, but wandb is not installed; install with: pip install wandb" in err
     assert not (out / "checkpoints").exists()
+
+
+def test_resuming_a_finished_run_keeps_its_evaluation_after_training(tracked):
+    """The last checkpoint keeps the evaluation after training, so resuming a finished run
+    adds no row and loses nothing (before this change it was run again after the loop)."""
+    out, _ = tracked
+    rows, evals = _rows(out), json.loads((out / "eval.json").read_text())
+    assert main(["train", "--resume", str(out)]) == 0
+    assert _rows(out) == rows and json.loads((out / "eval.json").read_text()) == evals
+    assert evals["after"] is not None and "| after training |" in (out / "report.md").read_text()
+    calls = [json.loads(x) for x in (out / "jsonl_tracker.jsonl").read_text().splitlines()]
+    assert [c["resume"] for c in calls if c["call"] == "start"][-1] == 10
+    assert [c["step"] for c in calls if c["call"] == "log"] == list(range(11))  # nothing sent again
