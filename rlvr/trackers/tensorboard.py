@@ -2,8 +2,8 @@
 
 A new run starts the folder afresh; a resumed one opens it with `purge_step` just after the
 checkpoint, so TensorBoard hides what the interrupted run logged past it and the curves read
-as one run, exactly as before the trackers existed. Sampled
-completions stay in `samples.jsonl` (TensorBoard has no table view).
+as one run, exactly as before the trackers existed. Sampled completions stay in
+`samples.jsonl` (TensorBoard has no table view).
 """
 from __future__ import annotations
 

@@ -33,8 +33,9 @@ class WandbTracker:
         from rlvr.configtools import to_plain
 
         self.wandb = wandb
-        known = read_state(run_dir, "wandb").get("id") if resume is not None else None
-        project = config.run.project or os.environ.get("WANDB_PROJECT") or "rlvr"
+        state = read_state(run_dir, "wandb") if resume is not None else {}
+        known = state.get("id")  # a resume continues the run where it was, whatever WANDB_PROJECT says now
+        project = state.get("project") or config.run.project or os.environ.get("WANDB_PROJECT") or "rlvr"
         self.run = wandb.init(project=project, name=config.run.name, id=known, resume="allow",
                               dir=os.environ.get("WANDB_DIR") or str(run_dir),
                               config=None if known else to_plain(config))
