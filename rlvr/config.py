@@ -43,6 +43,14 @@ class RunConfig:
     """torch intra-op threads (0: torch's default, usually the number of cores)."""
     progress: bool = True
     """Show a progress bar (metrics are logged either way)."""
+    trackers: list[str] = field(default_factory=lambda: ["tensorboard"])
+    """Where metrics, held-out evaluations, the config and sampled completions go besides
+    metrics.jsonl and samples.jsonl: tensorboard, wandb, mlflow, trackio (each where its own
+    settings say: WANDB_MODE, MLFLOW_TRACKING_URI, TRACKIO_DIR; docs/logging.md), or a plug-in
+    'package.module:Class'. [] for none."""
+    project: str = ""
+    """Project (wandb, trackio) or experiment (MLflow) the run is logged under; empty: the
+    tool's environment variable (WANDB_PROJECT, MLFLOW_EXPERIMENT_NAME), else "rlvr"."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
 from rlvr.rollout import ENGINES
 from rlvr.samplers import SAMPLERS, sampler_class, sampler_name
+from rlvr.trackers import TRACKERS, missing_modules, tracker_class
 from rlvr.verifiers import REGISTRY, is_foreign, verifier_class
 from rlvr.verifiers.reward import run_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
@@ -159,6 +160,7 @@ def validate(cfg) -> None:
                           f"({what} = {batch})")
     method.check_config(cfg)  # last: the method's and the sampler's own checks see valid numbers
     _check_sampler(cfg, method)
+    _check_trackers(cfg.run.trackers)
     if not 0 < cfg.data.arithmetic.eval_fraction < 1:
         raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
     if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
@@ -199,3 +201,24 @@ def _check_sampler(cfg, method) -> None:
         if not method.rewards_from_verifiers or needs_greedy:
             raise ConfigError(f"'self_verify.enabled' adds groups rewarded by a verifier; '{cfg.algo.advantage}' "
                               "needs what they lack (JEPO: a reference answer; ReMax: a greedy baseline)")
+
+
+def _check_trackers(names: list[str]) -> None:
+    """Each tracker exists and its package is installed (found, not imported), so a missing one
+    stops the run here, before any model loads, with the command that installs it."""
+    allowed = f"{', '.join(sorted(TRACKERS))}, or a plug-in 'package.module:Class'"
+    if len(set(names)) != len(names):
+        raise ConfigError(f"'run.trackers' names a tracker twice ({', '.join(names)})")
+    for i, name in enumerate(names):
+        try:
+            cls = tracker_class(name)
+        except ValueError:
+            raise ConfigError(f"bad value {name!r} for 'run.trackers[{i}]'; allowed values: {allowed}") from None
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"cannot import 'run.trackers[{i}]' {name!r}: {e}") from None
+        missing = missing_modules(cls)
+        if missing:
+            raise ConfigError(f"'run.trackers' names {name}, but {' and '.join(missing)} "
+                              f"{'is' if len(missing) == 1 else 'are'} not installed; install with: "
+                              f"{getattr(cls, 'pip', 'pip install ' + ' '.join(missing))} "
+                              f"(or remove {name} from 'run.trackers')")

@@ -1,5 +1,6 @@
-"""What a run leaves behind besides checkpoints: `metrics.jsonl` (one line per step),
-TensorBoard events, `samples.jsonl`, `reward.png` and `report.md`.
+"""What a run leaves behind besides checkpoints: `metrics.jsonl` (one line per step, its
+held-out evaluation in it), `samples.jsonl`, `reward.png`, `report.md`, and what the
+configured trackers keep (`run.trackers`: TensorBoard events by default; `rlvr.trackers`).
 
 On resume, lines written after the checkpoint being resumed are dropped, so the files
 read as if the run had never stopped; so is a last line cut by a kill or a full disk
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from rlvr.runfiles import atomic_write, atomic_write_bytes, atomic_write_text
+from rlvr.trackers import Trackers
 
 
 def _rows(raw: bytes) -> Iterator[tuple[bytes, dict | None]]:
@@ -60,8 +61,9 @@ def _clean(value: Any) -> Any:
 
 class RunLog:
     def __init__(self, run_dir: str | Path, *, resume_step: int | None = None,
-                 tensorboard: bool = True) -> None:
-        """`resume_step`: None starts the files afresh; a step keeps what was logged up to it."""
+                 trackers: Sequence[str] = ("tensorboard",), config: Any = None) -> None:
+        """`resume_step`: None starts the files afresh; a step keeps what was logged up to it.
+        `trackers`: the `run.trackers` names, started here with `config` (the resolved Config)."""
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.dir / "metrics.jsonl"
@@ -71,38 +73,29 @@ class RunLog:
                 path.unlink(missing_ok=True)
             elif cut := _truncate_jsonl(path, resume_step):
                 print(f"{path.name}: dropped {cut} unreadable line(s) cut by the interruption", flush=True)
-        self.tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            tb_dir = self.dir / "tensorboard"
-            if resume_step is None and tb_dir.is_dir():
-                shutil.rmtree(tb_dir)
-            self.tb = SummaryWriter(log_dir=str(tb_dir), purge_step=(resume_step or 0) + 1)
+        self.trackers = Trackers(trackers)
+        self.trackers.start(config, self.dir, resume_step)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": step, **{k: _clean(v) for k, v in metrics.items()}}
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
-        if self.tb is not None:
-            for k, v in metrics.items():
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    self.tb.add_scalar(k, v, step)
-            self.tb.flush()
+        self.trackers.log(metrics, step)
 
     def samples(self, step: int, rows: list[dict]) -> None:
         with open(self.samples_path, "a", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps({"step": step, **row}, ensure_ascii=False) + "\n")
+        self.trackers.log_completions(rows, step)
 
     def history(self) -> list[dict]:
         if not self.metrics_path.is_file():
             return []
         return [row for _, row in _rows(self.metrics_path.read_bytes()) if row is not None]
 
-    def plot(self, after: tuple[int, float] | None = None) -> Path | None:
-        """`reward.png`: reward and accuracy per step, held-out accuracy where evaluated
-        (`after`: the final evaluation's (step, accuracy), which has no metrics line)."""
+    def plot(self) -> Path | None:
+        """`reward.png`: reward and accuracy per step, held-out accuracy where evaluated (the
+        rows with `eval/accuracy`: step 0 before training, the periodic ones, the last step after)."""
         history = self.history()
         rows = [r for r in history if "reward/mean" in r]  # training steps (step 0 is the first eval)
         if not rows:
@@ -122,7 +115,6 @@ class RunLog:
             ax.plot(steps, _moving_average(values, 5), color=color, linewidth=2,
                     label=f"{label} (mean of last 5 steps)")
         evals = [(r["step"], r["eval/accuracy"]) for r in history if r.get("eval/accuracy") is not None]
-        evals += [after] if after else []
         if evals:
             ax.plot(*zip(*evals), "o--", label="held-out greedy accuracy", color="tab:red")
         ax.set_xlabel("step")
@@ -137,9 +129,7 @@ class RunLog:
         return out
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-            self.tb = None
+        self.trackers.finish()
 
 
 def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, after: dict | None,
@@ -178,7 +168,8 @@ def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, 
             mark = "correct" if ex["correct"] else "wrong"
             lines += [f"- **{ex['prompt']}** (reference {ex['answer']}, {mark}): `{ex['completion'].strip()}`"]
         lines.append("")
-    lines += ["## Files", "", "- `metrics.jsonl`, `tensorboard/`: per-step metrics",
+    lines += ["## Files", "", "- `metrics.jsonl`: per-step metrics and every held-out evaluation at its step "
+              "(`tensorboard/` and the other `run.trackers` get the same; docs/logging.md)",
               "- `samples.jsonl`: sampled completions with rewards", "- `reward.png`: reward curve"]
     if checkpoint:
         lines.append(f"- `{checkpoint}`: final weights (`AutoModelForCausalLM.from_pretrained`)")

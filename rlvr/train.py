@@ -99,13 +99,15 @@ class Parts:
     sampler: object
     eval_tokens: int
 
-    def state(self, step: int, before: dict | None) -> dict:
-        """What a checkpoint keeps beside the weights, for an exact resume."""
+    def state(self, step: int, before: dict | None, after: dict | None) -> dict:
+        """What a checkpoint keeps beside the weights, for an exact resume (and the held-out
+        evaluations before training and, in the last step's, after it)."""
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "engine": self.engine.state_dict(), "data": self.stream.state_dict(), "rng": rng_state(),
-                "sampler": self.sampler.state_dict(), "eval_before": before, **self.method.state_dict()}
+                "sampler": self.sampler.state_dict(), "eval_before": before, "eval_after": after,
+                **self.method.state_dict()}
 
-    def restore(self, ckpt: Path) -> tuple[int, dict | None]:
+    def restore(self, ckpt: Path) -> tuple[int, dict | None, dict | None]:
         state = load_checkpoint(ckpt, self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -115,7 +117,7 @@ class Parts:
         self.sampler.load_state_dict(state.get("sampler", {}))
         set_rng_state(state["rng"])
         self.engine.update_weights(self.model)
-        return state["step"], state.get("eval_before")
+        return state["step"], state.get("eval_before"), state.get("eval_after")
 
     def close(self) -> None:
         self.reward_fn.close()
@@ -188,20 +190,27 @@ def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
     try:
         start, before, after = 0, None, None
         if ckpt is not None:
-            start, before = p.restore(ckpt)
+            start, before, after = p.restore(ckpt)
             print(f"resuming {run_dir} from {ckpt.name}")
-        log = RunLog(run_dir, resume_step=start if ckpt is not None else None)
+        log = RunLog(run_dir, resume_step=start if ckpt is not None else None, trackers=cfg.run.trackers,
+                     config=cfg)
         held_out_eval = partial(_held_out_eval, p)
         if start == 0 and cfg.eval.before and p.held_out:
             before = held_out_eval("before training")
             log.log(0, _eval_metrics(before))
         health = RunHealth()
-        t_run = time.time()
+        t_run, after_seconds = time.time(), 0.0
         bar = tqdm(total=cfg.run.steps, initial=start, disable=not cfg.run.progress, desc="train", dynamic_ncols=True)
         for step in range(start + 1, cfg.run.steps + 1):
             metrics, rows, all_zero = _step(p, step)
-            if cfg.eval.every and step % cfg.eval.every == 0 and step != cfg.run.steps and p.held_out:
-                metrics.update(_eval_metrics(held_out_eval(f"at step {step}")))
+            last = step == cfg.run.steps
+            if p.held_out and (cfg.eval.after if last else cfg.eval.every and step % cfg.eval.every == 0):
+                # the evaluation after training goes in the last step's row, as a periodic one in its step's
+                t_eval = time.time()
+                result = held_out_eval("after training" if last else f"at step {step}")
+                metrics.update(_eval_metrics(result))
+                if last:  # kept apart: train_seconds counts training, as before
+                    after, after_seconds = result, time.time() - t_eval
             log.log(step, metrics)
             health.check(step, metrics, all_zero)
             if rows:
@@ -209,15 +218,13 @@ def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
             bar.update(1)
             bar.set_postfix({"reward": f"{metrics['reward/mean']:.3f}", "acc": f"{metrics['accuracy']:.3f}",
                              "len": f"{metrics['length/mean']:.0f}", "s/step": f"{metrics['time/step_s']:.1f}"})
-            if step == cfg.run.steps or (cfg.run.save_every and step % cfg.run.save_every == 0):
+            if last or (cfg.run.save_every and step % cfg.run.save_every == 0):
                 for name, w in p.model.named_parameters():  # never write a NaN checkpoint
                     check_finite(step, f"largest |value| of the weight {name}", float(w.detach().abs().max()))
-                save_checkpoint(run_dir, step, p.model, p.tokenizer, p.state(step, before),
+                save_checkpoint(run_dir, step, p.model, p.tokenizer, p.state(step, before, after),
                                 keep=cfg.run.keep_checkpoints)
         bar.close()
-        train_seconds = time.time() - t_run
-        if cfg.eval.after and p.held_out:
-            after = held_out_eval("after training")
+        train_seconds = time.time() - t_run - after_seconds
         final = latest_checkpoint(run_dir)
         summary = {"run_dir": str(run_dir), "eval_before": before, "eval_after": after,
                    "train_seconds": train_seconds, "final_checkpoint": str(final) if final else None}
@@ -261,7 +268,7 @@ def _finish(log: RunLog, run_dir: Path, cfg: Config, summary: dict) -> None:
     history = log.history()
     atomic_write_text(run_dir / "eval.json", json.dumps(
         {"before": summary["eval_before"], "after": summary["eval_after"]}, indent=2))
-    log.plot(after=(cfg.run.steps, summary["eval_after"]["accuracy"]) if summary["eval_after"] else None)
+    log.plot()
     log.close()
     ckpt = summary["final_checkpoint"]
     write_report(run_dir, config_yaml=config_to_yaml(cfg), before=summary["eval_before"],

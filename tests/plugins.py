@@ -6,9 +6,13 @@ docs/architecture.md: a new engine, sampler or method is one class, no edit of r
 - `BestOfNSampler`: samples 2G completions of each prompt and keeps the G with the highest
   reward (a biased but common data filter; the metrics say how many were dropped).
 - `SignOnly`: a method whose advantage is the sign of the GRPO advantage.
+- `JsonlTracker`: a tracker (`run.trackers`) that appends every call it gets to
+  `<run>/jsonl_tracker.jsonl` (what a tracker for an in-house dashboard looks like).
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -81,3 +85,26 @@ class SignOnly(PolicyGradient):
     def advantages_of(self, rollout, rewards, batch, kl):
         advantages, extra, metrics = super().advantages_of(rollout, rewards, batch, kl)
         return torch.sign(advantages), extra, {**metrics, "sign_only/positive_frac": float((advantages > 0).float().mean())}
+
+
+class JsonlTracker:
+    requires: ClassVar[tuple[str, ...]] = ()
+    pip: ClassVar[str] = "pip install rlvr"
+    rewinds: ClassVar[bool] = False
+
+    def _write(self, **call) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(call) + "\n")
+
+    def start(self, config, run_dir: Path, resume: int | None) -> None:
+        self.path = Path(run_dir) / "jsonl_tracker.jsonl"
+        self._write(call="start", resume=resume, run_name=config.run.name)
+
+    def log(self, metrics: dict, step: int) -> None:
+        self._write(call="log", step=step, metrics=metrics)
+
+    def log_completions(self, rows: list[dict], step: int) -> None:
+        self._write(call="log_completions", step=step, completions=[r["completion"] for r in rows])
+
+    def finish(self) -> None:
+        self._write(call="finish")

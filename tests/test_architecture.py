@@ -12,6 +12,7 @@ from rlvr.config import load_config
 from rlvr.methods import METHODS
 from rlvr.rollout import ENGINES
 from rlvr.samplers import SAMPLERS
+from rlvr.trackers import TRACKERS
 
 RLVR = Path(__file__).resolve().parents[1] / "rlvr"
 
@@ -85,7 +86,8 @@ def _code_words(path: Path) -> set[str]:
 
 def test_the_training_loop_names_no_method_sampler_or_engine():
     train = RLVR / "train.py"
-    names = {*METHODS, *SAMPLERS, *ENGINES, *ADVANTAGES, *LOSSES, "critic", "jepo", "self_verify", "ref_model"}
+    names = {*METHODS, *SAMPLERS, *ENGINES, *TRACKERS, *ADVANTAGES, *LOSSES, "critic", "jepo", "self_verify",
+             "ref_model"}
     assert not names & _code_words(train), names & _code_words(train)
     tree = ast.parse(train.read_text())
     longest = max((n.end_lineno - n.lineno + 1, n.name) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
@@ -96,6 +98,7 @@ def test_the_registries_hold_the_issue_entries():
     assert set(ENGINES) >= {"hf"} and ENGINES["hf"] == "rlvr.rollout.hf:HFEngine"
     assert set(SAMPLERS) >= {"groups", "dynamic", "greedy_baseline", "self_verify"}
     assert set(METHODS) >= {"policy_gradient", "ppo", "jepo"}
+    assert set(TRACKERS) >= {"tensorboard", "wandb", "mlflow", "trackio"}
 
 
 def test_building_a_config_starts_no_process(tiny_config_path):

@@ -15,7 +15,7 @@ def test_rows_cut_mid_row_and_mid_utf8_character_are_dropped_on_resume(tmp_path,
     _write(metrics, [{"step": s, "reward/mean": 0.1 * s} for s in range(1, 8)], b'{"step": 8, "rew')
     _write(samples, [{"step": s, "completion": "café"} for s in range(1, 8)],
            '{"step": 8, "completion": "caf'.encode() + "é".encode()[:1])
-    log = RunLog(tmp_path, resume_step=5, tensorboard=False)
+    log = RunLog(tmp_path, resume_step=5, trackers=[])
     # rows of steps 6–7 come after the checkpoint being resumed: dropped as before; the cut rows too
     assert [r["step"] for r in log.history()] == [1, 2, 3, 4, 5]
     kept = samples.read_bytes().decode("utf-8").splitlines()
