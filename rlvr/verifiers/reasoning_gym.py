@@ -65,6 +65,7 @@ def check_reference(reference: Any) -> tuple[str, dict, dict]:
 
 class ReasoningGymVerifier:
     name = "reasoning_gym"
+    reference_types = (dict,)  # {task, options, entry}: what the task's score_answer needs
 
     def __init__(self, *, extract: str = "either", answer_pattern: str = "", hacking_guard: bool = True) -> None:
         """`extract`: where the final answer is — `answer_tag` (the last `<answer>…</answer>`),

@@ -289,7 +289,9 @@ def test_every_checker_is_fast_on_hostile_and_huge_inputs():
             t0 = time.perf_counter()
             assert c.check(response, **bound) in (True, False)
             slowest = max(slowest, (time.perf_counter() - t0, cid))
-    assert slowest[0] < 1.0, slowest  # linear checkers take ~0.1 s on 1 MB; a quadratic one hours
+    # linear checkers take 0.1–1 s on 1 MB (1.01 s measured for words:last_first while the machine
+    # was loaded); a quadratic one takes hours, so 5 s keeps the test's power without the flakiness
+    assert slowest[0] < 5.0, slowest
 
 
 def test_verifier_on_hostile_inputs_loose_and_strict():
