@@ -16,3 +16,14 @@ def import_dotted(path: str) -> Any:
     if not sep or not module or not attr:
         raise ImportError(f"{path!r} is not of the form 'package.module:Name'")
     return getattr(importlib.import_module(module), attr)
+
+
+def lazy_entry(registry: dict[str, str], name: str, what: str) -> Any:
+    """The object of a lazily registered entry (its dotted name in `registry`), or of a
+    `package.module:Name` plug-in; `what` names the kind in the error for anything else."""
+    if name in registry:
+        return import_dotted(registry[name])
+    if ":" in name:
+        return import_dotted(name)
+    raise ValueError(f"unknown {what} {name!r}; allowed values: {', '.join(sorted(registry))}, "
+                     "or 'package.module:Class'")

@@ -7,7 +7,7 @@ protocol plus one line here (docs/architecture.md, "Add an engine").
 """
 from __future__ import annotations
 
-from rlvr.plugins import import_dotted
+from rlvr.plugins import lazy_entry
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 
 ENGINES: dict[str, str] = {
@@ -17,12 +17,7 @@ ENGINES: dict[str, str] = {
 
 def engine_class(name: str) -> type:
     """The class of a registered engine, or of a `package.module:Class` plug-in."""
-    if name in ENGINES:
-        return import_dotted(ENGINES[name])
-    if ":" in name:
-        return import_dotted(name)
-    raise ValueError(f"unknown rollout engine {name!r}; allowed values: {', '.join(sorted(ENGINES))}, "
-                     "or 'package.module:Class'")
+    return lazy_entry(ENGINES, name, "rollout engine")
 
 
 def build_engine(name: str, model, tokenizer, *, dtype: str = "float32", batch_size: int = 64,

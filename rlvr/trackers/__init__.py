@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from rlvr.plugins import import_dotted
+from rlvr.plugins import lazy_entry
 from rlvr.trackers.base import STATE_FILE, Tracker, completion_table, read_state, write_state
 
 TRACKERS: dict[str, str] = {
@@ -27,12 +27,7 @@ TRACKERS: dict[str, str] = {
 
 def tracker_class(name: str) -> type:
     """The class of a registered tracker, or of a `package.module:Class` plug-in."""
-    if name in TRACKERS:
-        return import_dotted(TRACKERS[name])
-    if ":" in name:
-        return import_dotted(name)
-    raise ValueError(f"unknown tracker {name!r}; allowed values: {', '.join(sorted(TRACKERS))}, "
-                     "or 'package.module:Class'")
+    return lazy_entry(TRACKERS, name, "tracker")
 
 
 def missing_modules(cls: type) -> list[str]:
