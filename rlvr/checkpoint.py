@@ -151,8 +151,10 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, state: dict[str, Any],
-                    *, keep: int = 0) -> Path:
-    """Write `checkpoints/step-<step>` atomically; keep only the newest `keep` (0: all)."""
+                    *, keep: int = 0, weights: dict | None = None) -> Path:
+    """Write `checkpoints/step-<step>` atomically; keep only the newest `keep` (0: all).
+    `weights`: the state dict to write instead of the model's own (a sharded model's, gathered
+    by rlvr.distributed)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step}"
@@ -164,6 +166,8 @@ def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, state: dic
             merged.save_pretrained(tmp)
             state = {**state, "trainable": {n: p.detach().clone() for n, p in model.named_parameters()
                                             if p.requires_grad}}
+        elif weights is not None:
+            model.save_pretrained(tmp, state_dict=weights)
         else:
             model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

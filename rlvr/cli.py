@@ -36,6 +36,7 @@ Train a policy with RL from verifiable rewards.
 
   rlvr train CONFIG [--algo=NAME] [--reward=NAME] [--out DIR] [--section.key=value ...]
   rlvr train --resume DIR [--section.key=value ...]
+  rlvr train CONFIG --nproc N ...     (N processes: data parallel, FSDP2; docs/scale.md)
 
 CONFIG is a YAML preset (e.g. configs/quickstart.yaml) that overrides the defaults below;
 --algo=NAME layers the algorithm preset configs/algos/NAME.yaml over it (`rlvr algos` lists
@@ -70,6 +71,11 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.out:
             over.setdefault("run", {})["out"] = args.out
         cfg = load_config(args.config, over, algo=args.algo, reward=args.reward)
+    if args.nproc > 1:  # the config is checked here, once, before any process starts
+        from rlvr.distributed.launch import check_several_processes, launch
+
+        check_several_processes(cfg, args.nproc)
+        return launch(args.nproc, args.argv)
     _quiet_transformers()
     summary = train(cfg, resume=bool(args.resume))
     before, after = summary["eval_before"], summary["eval_after"]
@@ -257,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG (see `rlvr algos`)")
     t.add_argument("--reward", metavar="NAME",
                    help="layer configs/rewards/NAME.yaml over CONFIG (see `rlvr verifiers`)")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes on this machine: data parallel, weights sharded with FSDP2 "
+                   "(docs/scale.md; `torchrun --nproc_per_node N -m rlvr.cli train ...` does the same)")
 
     e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
                        description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
@@ -343,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv  # `--nproc` starts the same command in N processes
     bad = [x for x in extra if not (x.startswith("--") and "=" in x)]
     if args.command in OVERRIDABLE:
         if bad:

@@ -274,6 +274,23 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, completi
     instead of being kept for it (they would dominate memory with a 49k vocabulary).
     `temperature` divides the logits, as the sampler did.
     """
+    sharded = getattr(model, SHARDED_LOGPROBS, None)
+    if sharded is not None:  # an FSDP2 model: this call gathers its embeddings and head first
+        return sharded(input_ids, attention_mask, completion_mask, temperature=temperature,
+                       chunk_size=chunk_size, with_entropy=with_entropy)
+    return sequence_logprobs_of(model, input_ids, attention_mask, completion_mask, temperature=temperature,
+                                chunk_size=chunk_size, with_entropy=with_entropy)
+
+
+SHARDED_LOGPROBS = "rlvr_sequence_logprobs"
+"""The method a sharded model carries (rlvr/distributed/fsdp.py): `sequence_logprobs_of` bound
+to it and registered with FSDP as a forward, since the backbone and head are called apart."""
+
+
+def sequence_logprobs_of(model, input_ids: Tensor, attention_mask: Tensor, completion_mask: Tensor,
+                         *, temperature: float = 1.0, chunk_size: int = 1024,
+                         with_entropy: bool | str = False) -> Tensor | tuple[Tensor, Tensor]:
+    """`sequence_logprobs` itself, for a model whose weights are all here."""
     backbone, head = _backbone_and_head(model)
     hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
                       position_ids=position_ids_for(attention_mask)).last_hidden_state

@@ -6,6 +6,10 @@ step each, and accumulates each mini-batch's gradient over micro-batches. The ob
 computes a micro-batch's loss with the mini-batch's denominators (its `begin` is told the
 mini-batch first), so the accumulated gradient equals the whole mini-batch's exactly. A
 non-finite loss or gradient norm stops the run before the optimizer step (issue 9).
+
+`parallel` says which of a mini-batch's rows run in this process: `ONE_PROCESS` (the default)
+runs them all; `rlvr.distributed.DataParallel` gives each of N processes its share and sums
+the losses, metrics and gradient norm over them (docs/scale.md).
 """
 from __future__ import annotations
 
@@ -60,6 +64,41 @@ class Objective(Protocol):
         """(loss with gradients, metrics, their weight — usually the tokens) of `rows`."""
 
 
+class Parallel(Protocol):
+    def micro_batches(self, rows: Tensor, micro_size: int) -> list[tuple[Tensor, bool]]:
+        """This process's micro-batches of a mini-batch's `rows`, each with whether it counts
+        (False: a stand-in run only so that every process makes the same passes; its loss is
+        multiplied by 0)."""
+
+    def total(self, value: float) -> float:
+        """The sum over processes of a per-process sum (the mini-batch loss)."""
+
+    def clip_grad_norm(self, params: list, max_norm: float) -> Tensor:
+        """Clip to `max_norm`; return the norm of the whole gradient."""
+
+    def merge(self, tally: "Tally") -> "Tally":
+        """The tally of every process's micro-batches."""
+
+
+class OneProcess:
+    """Every row runs here: the loop as it always was."""
+
+    def micro_batches(self, rows: Tensor, micro_size: int) -> list[tuple[Tensor, bool]]:
+        return [(r, True) for r in rows.split(micro_size)] if len(rows) else []
+
+    def total(self, value: float) -> float:
+        return value
+
+    def clip_grad_norm(self, params: list, max_norm: float) -> Tensor:
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+    def merge(self, tally: "Tally") -> "Tally":
+        return tally
+
+
+ONE_PROCESS = OneProcess()
+
+
 class Tally:
     """Step metrics from many micro-batches: names ending in `_max` keep their maximum, the
     rest a weighted mean; `last` holds values where only the latest counts (the lr)."""
@@ -93,7 +132,7 @@ class Optimised:
 
 
 def optimise(objective: Objective, *, params: list, optimizer, passes: Passes, n_rows: int, step: int,
-             scheduler=None) -> Optimised:
+             scheduler=None, parallel: Parallel = ONE_PROCESS) -> Optimised:
     tally = Tally()
     n_steps, trained, loss_sum = 0, 0, 0.0
     for epoch in range(passes.epochs):
@@ -105,17 +144,21 @@ def optimise(objective: Objective, *, params: list, optimizer, passes: Passes, n
             optimizer.zero_grad(set_to_none=True)
             trained += len(rows_to_run)
             mini_loss = 0.0
-            for rows in rows_to_run.split(passes.micro_size) if len(rows_to_run) else ():
+            for rows, counts in parallel.micro_batches(rows_to_run, passes.micro_size):
                 loss, metrics, weight = objective.micro(rows)
+                if not counts:  # a stand-in pass: the same collectives as the others, no gradient
+                    (loss * 0.0).backward()
+                    continue
                 loss.backward()
                 mini_loss += float(loss.detach())  # micro-batch losses add up to the mini-batch's
                 for k, v in metrics.items():
                     tally.add(k, float(v), weight)
+            mini_loss = parallel.total(mini_loss)
             if objective.fill_missing_grads:
                 for p in params:
                     if p.grad is None:
                         p.grad = torch.zeros_like(p)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, passes.grad_clip if passes.grad_clip > 0 else math.inf)
+            grad_norm = parallel.clip_grad_norm(params, passes.grad_clip if passes.grad_clip > 0 else math.inf)
             check_finite(step, f"{objective.name} loss", mini_loss)
             check_finite(step, f"{objective.name} gradient norm", float(grad_norm))
             loss_sum += mini_loss
@@ -126,4 +169,4 @@ def optimise(objective: Objective, *, params: list, optimizer, passes: Passes, n
             if scheduler is not None:
                 scheduler.step()
             n_steps += 1
-    return Optimised(tally.result(), loss_sum / max(n_steps, 1), trained / passes.epochs)
+    return Optimised(parallel.merge(tally).result(), loss_sum / max(n_steps, 1), trained / passes.epochs)

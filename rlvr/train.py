@@ -8,6 +8,11 @@ the rollout engine samples from the new weights (`rlvr.rollout`) → log → eva
 checkpoint. Which sampler, method and engine run is a matter of registry names in the config
 (`rollout.sampler`, `algo.method`, `rollout.engine`, chosen from the other keys when empty);
 this file names none of them. docs/architecture.md draws the data flow.
+
+Launched by torchrun (`rlvr train --nproc N`), the same loop runs in every process: `procs`
+(`rlvr.distributed`) shards the model, shares each mini-batch's rows and gathers the
+checkpoints; the first process alone writes the run folder. With one process, `procs` is
+`ONE`, which does what this loop always did.
 """
 from __future__ import annotations
 
@@ -21,11 +26,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from rlvr.checkpoint import (latest_checkpoint, load_checkpoint, newest_good_checkpoint, remove_partial_checkpoints,
-                             rng_state, save_checkpoint, set_rng_state)
+from rlvr.checkpoint import (latest_checkpoint, newest_good_checkpoint, remove_partial_checkpoints, rng_state,
+                             set_rng_state)
 from rlvr.config import Config, config_to_yaml, save_config
 from rlvr.data import PromptStream, check_data_sources, eval_samples, prompt_context
 from rlvr.data.fit import PromptFitter, model_context
+from rlvr.distributed import ONE, processes_from_env
 from rlvr.eval import evaluate
 from rlvr.health import RunHealth
 from rlvr.methods import build_method, update_policy
@@ -46,10 +52,14 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
     """Run (or resume) training as configured; returns the summary also written to report.md.
     The run folder stays locked until this returns."""
     check_data_sources(cfg.data)  # a missing file or cache entry stops here, before any run folder
-    run_dir, lock = claim_run_dir(cfg, resume=resume)
+    procs = processes_from_env(cfg.model.device)
+    procs.check_config(cfg)
+    held = []  # the first process claims the folder and holds its lock; the others are told it
+    run_dir = procs.on_main(lambda: held.append(claim_run_dir(cfg, resume=resume)) or held[0][0])
     try:
         with disk_full_reported_once():
-            return _train(cfg, run_dir, _checkpoint_to_resume(run_dir) if resume else None)
+            ckpt = procs.on_main(lambda: _checkpoint_to_resume(run_dir)) if resume else None
+            return _train(cfg, run_dir, ckpt, procs)
     except NonFiniteError as e:
         good, _ = newest_good_checkpoint(run_dir, set_aside=False)
         raise NonFiniteError(f"{e}; the run stopped and saved nothing more. The newest good checkpoint is "
@@ -63,7 +73,9 @@ def train(cfg: Config, *, resume: bool = False) -> dict:
                        f"good checkpoint is {good.name if good else 'none'}. Free some space, then `rlvr train "
                        f"--resume {run_dir}` continues exactly from it") from e
     finally:
-        lock.release()
+        if held:
+            held[0][1].release()
+        procs.close()
 
 
 def _checkpoint_to_resume(run_dir: Path) -> Path | None:
@@ -98,18 +110,20 @@ class Parts:
     reward_fn: object
     sampler: object
     eval_tokens: int
+    procs: object = ONE
 
     def state(self, step: int, before: dict | None, after: dict | None) -> dict:
         """What a checkpoint keeps beside the weights, for an exact resume (and the held-out
         evaluations before training and, in the last step's, after it)."""
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+        return {"optimizer": self.procs.optimizer_state(self.optimizer, self.model),
+                "scheduler": self.scheduler.state_dict(),
                 "engine": self.engine.state_dict(), "data": self.stream.state_dict(), "rng": rng_state(),
                 "sampler": self.sampler.state_dict(), "eval_before": before, "eval_after": after,
                 **self.method.state_dict()}
 
     def restore(self, ckpt: Path) -> tuple[int, dict | None, dict | None]:
-        state = load_checkpoint(ckpt, self.model)
-        self.optimizer.load_state_dict(state["optimizer"])
+        state = self.procs.load_checkpoint(ckpt, self.model)
+        self.procs.load_optimizer_state(self.optimizer, self.model, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.engine.load_state_dict(state["engine"])
         self.stream.load_state_dict(state["data"])
@@ -124,7 +138,7 @@ class Parts:
         self.sampler.close()
 
 
-def _build(cfg: Config) -> Parts:
+def _build(cfg: Config, procs=ONE) -> Parts:
     stream = PromptStream(cfg.data, cfg.run.seed)  # a bad data file fails before the model loads
     held_out = eval_samples(cfg.data, size=cfg.eval.size, seed=cfg.eval.seed)
     for samples, what in ((stream.first(), "training"), (held_out, "held-out")):  # no reward silently 0
@@ -136,6 +150,7 @@ def _build(cfg: Config) -> Parts:
     torch.manual_seed(cfg.run.seed)
     model, tokenizer = build_policy(cfg)
     method = build_method(cfg, model, tokenizer)  # its reference model and critic, if any
+    procs.shard(model)  # after the reference model and critic copied it whole; before the optimizer
     engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=cfg.rollout.dtype,
                           batch_size=cfg.rollout.batch_size, seed=cfg.run.seed)
     o = cfg.optim
@@ -151,7 +166,7 @@ def _build(cfg: Config) -> Parts:
     reward_fn = build_reward_function(cfg)
     sampler = build_sampler(cfg, tokenizer, needs_greedy=method.needs_greedy_rewards(cfg))
     return Parts(cfg, model, tokenizer, method, engine, optimizer, scheduler, stream, held_out, render,
-                 reward_fn, sampler, eval_tokens)
+                 reward_fn, sampler, eval_tokens, procs)
 
 
 def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
@@ -169,7 +184,7 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
         train = p.method.prepare(rollout, step=step)
         metrics.update(train.metrics)
         metrics.update(update_policy(p.model, train, cfg=cfg, optimizer=p.optimizer, scheduler=p.scheduler,
-                                     step=step))
+                                     step=step, parallel=p.procs))
         metrics.update(p.method.after_update(train, step=step))
         p.engine.update_weights(p.model)  # the engine samples from the new weights from now on
         p.reward_fn.global_step = step
@@ -184,23 +199,25 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
     return metrics, rows, all_zero
 
 
-def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
-    save_config(cfg, str(run_dir / "config.yaml"))
-    p = _build(cfg)
+def _train(cfg: Config, run_dir: Path, ckpt: Path | None, procs=ONE) -> dict:
+    if procs.is_main:
+        save_config(cfg, str(run_dir / "config.yaml"))
+    p = _build(cfg, procs)
     try:
         start, before, after = 0, None, None
         if ckpt is not None:
             start, before, after = p.restore(ckpt)
             print(f"resuming {run_dir} from {ckpt.name}")
-        log = RunLog(run_dir, resume_step=start if ckpt is not None else None, trackers=cfg.run.trackers,
-                     config=cfg)
+        log = procs.run_log(run_dir, resume_step=start if ckpt is not None else None, trackers=cfg.run.trackers,
+                            config=cfg)
         held_out_eval = partial(_held_out_eval, p)
         if start == 0 and cfg.eval.before and p.held_out:
             before = held_out_eval("before training")
             log.log(0, _eval_metrics(before))
         health = RunHealth()
         t_run, after_seconds = time.time(), 0.0
-        bar = tqdm(total=cfg.run.steps, initial=start, disable=not cfg.run.progress, desc="train", dynamic_ncols=True)
+        bar = tqdm(total=cfg.run.steps, initial=start, disable=not (cfg.run.progress and procs.is_main), desc="train",
+                   dynamic_ncols=True)
         for step in range(start + 1, cfg.run.steps + 1):
             metrics, rows, all_zero = _step(p, step)
             last = step == cfg.run.steps
@@ -219,16 +236,18 @@ def _train(cfg: Config, run_dir: Path, ckpt: Path | None) -> dict:
             bar.set_postfix({"reward": f"{metrics['reward/mean']:.3f}", "acc": f"{metrics['accuracy']:.3f}",
                              "len": f"{metrics['length/mean']:.0f}", "s/step": f"{metrics['time/step_s']:.1f}"})
             if last or (cfg.run.save_every and step % cfg.run.save_every == 0):
-                for name, w in p.model.named_parameters():  # never write a NaN checkpoint
+                weights = procs.full_weights(p.model)  # gathered whole with several processes
+                for name, w in weights.items():  # never write a NaN checkpoint
                     check_finite(step, f"largest |value| of the weight {name}", float(w.detach().abs().max()))
-                save_checkpoint(run_dir, step, p.model, p.tokenizer, p.state(step, before, after),
-                                keep=cfg.run.keep_checkpoints)
+                procs.save_checkpoint(run_dir, step, p.model, p.tokenizer, p.state(step, before, after), weights,
+                                      keep=cfg.run.keep_checkpoints)
         bar.close()
         train_seconds = time.time() - t_run - after_seconds
         final = latest_checkpoint(run_dir)
         summary = {"run_dir": str(run_dir), "eval_before": before, "eval_after": after,
                    "train_seconds": train_seconds, "final_checkpoint": str(final) if final else None}
-        _finish(log, run_dir, cfg, summary)
+        if procs.is_main:
+            _finish(log, run_dir, cfg, summary)
         return summary
     finally:
         p.close()

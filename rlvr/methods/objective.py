@@ -15,7 +15,7 @@ from rlvr.algos.reduce import token_mean
 from rlvr.batching import completion_logprobs, score
 from rlvr.methods.base import TermInputs, TrainBatch
 from rlvr.methods.terms import local_mean
-from rlvr.optimise import Passes, optimise
+from rlvr.optimise import ONE_PROCESS, Passes, optimise
 
 BUDGETED_REDUCTIONS = frozenset({"seq_mean_token_sum_norm", "delta_l"})
 """Reductions normalised by a constant token budget; the trainer gives them
@@ -107,15 +107,18 @@ class PolicyObjective:
         return loss, metrics, float(m_rows.sum())
 
 
-def update_policy(model, train: TrainBatch, *, cfg, optimizer, scheduler, step: int) -> dict[str, float]:
-    """Every optimizer step of one rollout batch; returns the step's training metrics."""
+def update_policy(model, train: TrainBatch, *, cfg, optimizer, scheduler, step: int,
+                  parallel=ONE_PROCESS) -> dict[str, float]:
+    """Every optimizer step of one rollout batch; returns the step's training metrics.
+    `parallel` shares the rows among processes (`rlvr.distributed.DataParallel`); the
+    denominators are always the whole mini-batch's, so N processes compute the same update."""
     a, o = cfg.algo, cfg.optim
     n = len(train.batch)
     passes = Passes(epochs=a.epochs, mini_size=min(mini_batch_size(cfg), n), micro_size=o.micro_batch_size,
                     grad_clip=o.grad_clip, seed=None if on_policy(cfg, n) else cfg.run.seed * 1_000_003)
     params = [p for p in model.parameters() if p.requires_grad]
     out = optimise(PolicyObjective(model, train, cfg), params=params, optimizer=optimizer, passes=passes,
-                   n_rows=n, step=step, scheduler=scheduler)
+                   n_rows=n, step=step, scheduler=scheduler, parallel=parallel)
     return {**out.metrics, "loss": out.mean_loss, "sequences_trained": out.rows_per_epoch}
 
 

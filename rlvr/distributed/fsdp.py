@@ -1,0 +1,36 @@
+"""Parameters sharded with FSDP2: each transformer block is its own unit (gathered for its
+forward and backward only), the rest (embeddings, final norm, head) the root's."""
+from __future__ import annotations
+
+from functools import partial
+
+
+def shard_model(model) -> None:
+    """`fully_shard` the blocks Hugging Face names in `_no_split_modules`, then the model, in
+    place (the same object, its parameters now DTensor shards). Gradients are reduced with
+    the divide factor 1 — a sum: every process's loss already carries the whole mini-batch's
+    denominators (rlvr/distributed/reduce.py), so averaging would divide by N twice."""
+    from torch.distributed.fsdp import FSDPModule, fully_shard, register_fsdp_forward_method
+
+    from rlvr.models import SHARDED_LOGPROBS, sequence_logprobs_of
+
+    if hasattr(model, "peft_config"):
+        raise ValueError("several processes shard every weight with FSDP2; LoRA (model.lora.rank > 0) is not "
+                         "supported with --nproc > 1 yet")
+    blocks = set(getattr(model, "_no_split_modules", None) or ())
+    units = [m for m in model.modules() if type(m).__name__ in blocks]
+    if not units:
+        raise ValueError(f"{type(model).__name__} names no transformer block (_no_split_modules): cannot shard it")
+    for unit in units:
+        fully_shard(unit)
+    # resharded after every forward, the root too (its default keeps it gathered until a backward):
+    # generation and scoring run forwards without a backward, and gathered weights kept past an
+    # optimizer step would be stale
+    fully_shard(model, reshard_after_forward=True)
+    # the trainer scores with the backbone and the head called apart, never the model's forward:
+    # that call must gather the root's weights (embeddings, final norm, head) as a forward would
+    setattr(model, SHARDED_LOGPROBS, partial(sequence_logprobs_of, model))
+    register_fsdp_forward_method(model, SHARDED_LOGPROBS)
+    for m in model.modules():
+        if isinstance(m, FSDPModule):
+            m.set_gradient_divide_factor(1.0)
