@@ -12,7 +12,7 @@ def shard_model(model) -> None:
     denominators (rlvr/distributed/reduce.py), so averaging would divide by N twice."""
     from torch.distributed.fsdp import FSDPModule, fully_shard, register_fsdp_forward_method
 
-    from rlvr.models import SHARDED_LOGPROBS, sequence_logprobs_of
+    from rlvr.models import SHARDED_LOGPROBS
 
     if hasattr(model, "peft_config"):
         raise ValueError("several processes shard every weight with FSDP2; LoRA (model.lora.rank > 0) is not "
@@ -29,8 +29,18 @@ def shard_model(model) -> None:
     fully_shard(model, reshard_after_forward=True)
     # the trainer scores with the backbone and the head called apart, never the model's forward:
     # that call must gather the root's weights (embeddings, final norm, head) as a forward would
-    setattr(model, SHARDED_LOGPROBS, partial(sequence_logprobs_of, model))
+    setattr(model, SHARDED_LOGPROBS, partial(_logprobs, model))
     register_fsdp_forward_method(model, SHARDED_LOGPROBS)
     for m in model.modules():
         if isinstance(m, FSDPModule):
             m.set_gradient_divide_factor(1.0)
+            m.set_force_sum_reduction_for_comms(True)  # a plain SUM: gloo has no PREMUL_SUM
+
+
+def _logprobs(model, *args, **kwargs):
+    """`sequence_logprobs_of` with its outputs copied: FSDP hooks the backward of a forward's
+    outputs, and a view (the log-prob and entropy halves of one tensor) could lose that hook."""
+    from rlvr.models import sequence_logprobs_of
+
+    out = sequence_logprobs_of(model, *args, **kwargs)
+    return tuple(x.clone() for x in out) if isinstance(out, tuple) else out.clone()

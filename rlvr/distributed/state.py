@@ -77,5 +77,9 @@ def load_checkpoint(path: str | Path, model) -> dict:
     if expected - set(weights) or set(weights) - expected:
         raise RuntimeError(f"checkpoint {path} does not match the model: missing "
                            f"{sorted(expected - set(weights))[:5]}, unexpected {sorted(set(weights) - expected)[:5]}")
+    tied = getattr(model, "_tied_weights_keys", None)
+    for target, source in (tied.items() if isinstance(tied, dict) else ()):
+        if target not in weights and source in weights:  # a tied head gets its embedding's new value,
+            weights[target] = weights[source]  # never the one it held before
     set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
     return saved

@@ -17,19 +17,19 @@ from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.unit.distributed.gloo import in_processes
 
-# 3 prompts × 4 samples; zero advantages (skipped rows) and mini-batches of 5 that split
-# unevenly over 2 processes and into micro-batches of 2
+# 3 prompts × 4 samples in 2 mini-batches of 6; the zero advantages (skipped rows) leave 4 and 3
+# rows to run, shared 2/2 and 2/1 — with micro-batches of 1 the second process makes a
+# stand-in pass
 ADV = [1.0, -1.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.0, 2.0, -1.0, 0.0, -1.0]
 
 
-def _cfg(reduce: str, **algo):
+def _cfg(reduce: str, micro: int = 1, **algo):
     return load_config(None, {"model": {"path": "tiny"}, "rollout": {"prompts_per_step": 3, "group_size": 4},
-                              "algo": {"reduce": reduce, "mini_batch_size": 5, **algo},
-                              "optim": {"lr": 1.0, "grad_clip": 0.0, "micro_batch_size": 2}})
+                              "algo": {"reduce": reduce, "mini_batch_size": 6, **algo},
+                              "optim": {"lr": 1.0, "grad_clip": 0.0, "micro_batch_size": micro}})
 
 
 def _setup(reduce: str, **algo):
-    torch.set_num_threads(1)
     model, tok = tiny_model(0)
     prompts = [tok(p).input_ids for p in ("1+1=", "a longer prompt here", "x")]
     comps = HFEngine(model, tok, seed=0).generate(prompts, 4, SamplingParams(max_new_tokens=9))
@@ -61,12 +61,18 @@ def _sharded(rank, world, reduce, algo):
 
 
 def _one_process(reduce, algo):
-    model, batch, cfg = _setup(reduce, **algo)
-    before, metrics = _update(model, batch, cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each of the 2 processes, so that the completions are the same
+    try:
+        model, batch, cfg = _setup(reduce, **algo)
+        before, metrics = _update(model, batch, cfg)
+    finally:
+        torch.set_num_threads(threads)
     return {"delta": {n: before[n] - p.detach() for n, p in model.named_parameters()}, "metrics": metrics}
 
 
-CASES = [(r, {}) for r in sorted(REDUCE)] + [("token_mean", {"epochs": 2})]
+# every reduction; then two epochs (π_old scored, rows permuted) with micro-batches of 2
+CASES = [(r, {}) for r in sorted(REDUCE)] + [("token_mean", {"epochs": 2, "micro": 2})]
 
 
 @pytest.mark.parametrize("reduce,algo", CASES, ids=[f"{r}{'-2epochs' if a else ''}" for r, a in CASES])
