@@ -78,6 +78,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         return launch(args.nproc, args.argv)
     _quiet_transformers()
     summary = train(cfg, resume=bool(args.resume))
+    if os.environ.get("RANK", "0") != "0":  # one of several processes: the first one reports
+        return 0
     before, after = summary["eval_before"], summary["eval_after"]
     print(f"\nrun folder: {summary['run_dir']}")
     if before:

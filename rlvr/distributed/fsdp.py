@@ -35,6 +35,14 @@ def shard_model(model) -> None:
         if isinstance(m, FSDPModule):
             m.set_gradient_divide_factor(1.0)
             m.set_force_sum_reduction_for_comms(True)  # a plain SUM: gloo has no PREMUL_SUM
+    # FSDP allocates each unit's gathering buffers at its first forward, and keeps them; the
+    # engine decodes under torch.inference_mode, where they would become inference tensors the
+    # training passes may not write. One forward here allocates them as ordinary tensors.
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        model(input_ids=torch.zeros((1, 1), dtype=torch.long, device=device), use_cache=False)
 
 
 def _logprobs(model, *args, **kwargs):
