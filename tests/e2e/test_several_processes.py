@@ -90,5 +90,21 @@ def test_a_run_resumes_across_process_counts(runs):
         assert resumed.keys() == straight.keys()
         worst = max(float((resumed[k] - straight[k]).abs().max()) for k in straight)
         # equal up to the order of float additions, which Adam's steps amplify a little
-        assert worst < 5e-3, (name, worst)
+        assert worst < 1e-4, (name, worst)  # 4e-6 measured for 1 → 2, 0 for 2 → 1
         assert [r["step"] for r in _rows(runs[name], "metrics.jsonl")] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dapo", "jepo"])
+def test_every_metric_of_two_processes_is_the_one_process_metric(tmp_path, tiny_config_path, algo):
+    """A critic (PPO: a whole copy in every process), overlong filtering (DAPO: rows out of the
+    denominators), a supervised term (JEPO) and a KL penalty against a whole reference model."""
+    args = [tiny_config_path, f"--algo={algo}", "--run.steps=2", "--algo.kl_coef=0.05", *ARGS]
+    _rlvr(*args, "--out", str(tmp_path / "one"))
+    _rlvr(*args, "--nproc", "2", "--out", str(tmp_path / "two"))
+    one, two = _rows(tmp_path / "one", "metrics.jsonl"), _rows(tmp_path / "two", "metrics.jsonl")
+    assert len(one) == len(two) == 2
+    for a, b in zip(one, two):
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            if not key.startswith("time/") and "per_s" not in key:
+                assert b[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (algo, a["step"], key)
