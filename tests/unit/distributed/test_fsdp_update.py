@@ -75,10 +75,24 @@ def _one_process(reduce, algo):
 CASES = [(r, {}) for r in sorted(REDUCE)] + [("token_mean", {"epochs": 2, "micro": 2})]
 
 
-@pytest.mark.parametrize("reduce,algo", CASES, ids=[f"{r}{'-2epochs' if a else ''}" for r, a in CASES])
-def test_two_sharded_processes_take_the_one_process_update(tmp_path, reduce, algo):
+IDS = [f"{r}{'-2epochs' if a else ''}" for r, a in CASES]
+
+
+def _sharded_cases(rank, world, cases):
+    return [_sharded(rank, world, reduce, algo) for reduce, algo in cases]
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    """Every case in one pair of processes: a spawn and a process group cost seconds each."""
+    got = in_processes(_sharded_cases, 2, tmp_path_factory.mktemp("fsdp"), CASES)[0]  # gathered on the first
+    return dict(zip(IDS, got))
+
+
+@pytest.mark.parametrize("reduce,algo", CASES, ids=IDS)
+def test_two_sharded_processes_take_the_one_process_update(sharded, request, reduce, algo):
     want = _one_process(reduce, algo)
-    got = in_processes(_sharded, 2, tmp_path, reduce, algo)[0]  # gathered whole on the first process
+    got = sharded[request.node.callspec.id]
     assert got["delta"].keys() == want["delta"].keys()
     moved = 0.0
     for name, d in want["delta"].items():
