@@ -51,6 +51,17 @@ class RunConfig:
     project: str = ""
     """Project (wandb, trackio) or experiment (MLflow) the run is logged under; empty: the
     tool's environment variable (WANDB_PROJECT, MLFLOW_EXPERIMENT_NAME), else "rlvr"."""
+    backend: str = "local"
+    """Where the rollout engine runs, a name in `rlvr.rollout.BACKENDS`: `local` (in this
+    process) or `ray` (`rollout.workers` Ray actors, each with its own copy of the policy and
+    its own `rollout.engine`; needs `pip install 'rlvr[ray]'`; docs/scale.md, "Ray")."""
+    ray_address: str = ""
+    """With `run.backend: ray`, the Ray cluster to join (`auto`, `HOST:6379`, or
+    `ray://HOST:10001`); empty: start a local Ray on this machine for the run."""
+    ray_object_store_mb: int = 512
+    """Object-store memory (MiB) of the local Ray that `run.backend: ray` starts; it carries
+    the weights pushed to the workers after each update (more spills to disk). Ignored when
+    joining a cluster (`run.ray_address`), which has its own."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,12 @@ class RolloutConfig:
     """What a step generates, a name in `rlvr.samplers.SAMPLERS`; empty: chosen from the other
     settings (`dynamic` with `dynamic_sampling`, `greedy_baseline` when the method needs a
     greedy completion per prompt, else `groups`)."""
+    workers: int = 1
+    """Rollout workers with `run.backend: ray`: the prompts of each generation call are split
+    between them, and a worker that dies is replaced and its prompts sampled again. 1 with
+    `run.backend: local` (the engine in this process)."""
+    worker_gpus: float = 0.0
+    """GPUs each Ray rollout worker reserves (0: CPU workers); a worker with a GPU decodes on it."""
 
 
 @dataclass(frozen=True)

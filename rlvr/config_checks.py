@@ -8,6 +8,8 @@ are checked by constructing the verifier, which loads nothing heavy.
 """
 from __future__ import annotations
 
+import importlib.util
+
 from rlvr.algos.advantages import ADVANTAGES
 from rlvr.algos.correction import CORRECTIONS
 from rlvr.algos.filters import GROUP_FILTERS
@@ -21,12 +23,14 @@ from rlvr.data.reasoning_gym import check_config as check_reasoning_gym
 from rlvr.devices import check_device
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
-from rlvr.rollout import ENGINES
+from rlvr.rollout import BACKENDS, ENGINES
 from rlvr.samplers import SAMPLERS, sampler_class, sampler_name
 from rlvr.trackers import TRACKERS, missing_modules, tracker_class
 from rlvr.verifiers import REGISTRY, is_foreign, verifier_class
 from rlvr.verifiers.reward import run_options
 from rlvr.verifiers.ifeval import CONSTRAINTS
+
+RAY_MIN_OBJECT_STORE_MB = 80  # Ray refuses an object store under 75 MiB
 
 
 def validate(cfg) -> None:
@@ -161,6 +165,7 @@ def validate(cfg) -> None:
     method.check_config(cfg)  # last: the method's and the sampler's own checks see valid numbers
     _check_sampler(cfg, method)
     _check_trackers(cfg.run.trackers)
+    _check_backend(cfg)
     if not 0 < cfg.data.arithmetic.eval_fraction < 1:
         raise ConfigError("'data.arithmetic.eval_fraction' must be in (0, 1)")
     if cfg.data.arithmetic.min_operand > cfg.data.arithmetic.max_operand:
@@ -222,3 +227,27 @@ def _check_trackers(names: list[str]) -> None:
                               f"{'is' if len(missing) == 1 else 'are'} not installed; install with: "
                               f"{getattr(cls, 'pip', 'pip install ' + ' '.join(missing))} "
                               f"(or remove {name} from 'run.trackers')")
+
+
+def _check_backend(cfg) -> None:
+    """`run.backend` exists, its settings go with it, and Ray is installed (found, not
+    imported) when the run needs it — all before the model loads."""
+    r, run = cfg.rollout, cfg.run
+    if run.backend not in BACKENDS:
+        raise ConfigError(f"bad value {run.backend!r} for 'run.backend'; allowed values: {', '.join(sorted(BACKENDS))}")
+    if r.workers < 1:
+        raise ConfigError(f"bad value {r.workers!r} for 'rollout.workers'; must be at least 1")
+    if r.worker_gpus < 0:
+        raise ConfigError(f"bad value {r.worker_gpus!r} for 'rollout.worker_gpus'; must be at least 0")
+    if run.ray_object_store_mb < RAY_MIN_OBJECT_STORE_MB:
+        raise ConfigError(f"bad value {run.ray_object_store_mb!r} for 'run.ray_object_store_mb'; must be at least "
+                          f"{RAY_MIN_OBJECT_STORE_MB} (Ray's smallest object store)")
+    if run.backend != "ray":
+        for key, value, default in (("rollout.workers", r.workers, 1), ("run.ray_address", run.ray_address, ""),
+                                    ("rollout.worker_gpus", r.worker_gpus, 0.0)):
+            if value != default:  # a setting that would do nothing is a mistake, not a no-op
+                raise ConfigError(f"'{key}' is {value!r}, but 'run.backend' is {run.backend!r}: workers run only "
+                                  "with 'run.backend: ray' (set it, or leave the key out)")
+    elif importlib.util.find_spec("ray") is None:
+        raise ConfigError("'run.backend' is 'ray', but ray is not installed; install with: "
+                          "pip install 'rlvr[ray]' (or use 'run.backend: local')")

@@ -37,7 +37,7 @@ from rlvr.health import RunHealth
 from rlvr.methods import build_method, update_policy
 from rlvr.models import build_policy
 from rlvr.optimise import NonFiniteError, check_finite
-from rlvr.rollout import build_engine
+from rlvr.rollout import build_run_engine
 from rlvr.rundir import claim_run_dir, run_dir_of
 from rlvr.runfiles import DiskFull, RunExists, atomic_write_text, disk_full_reported_once, is_disk_full
 from rlvr.runlog import RunLog, write_report
@@ -136,6 +136,9 @@ class Parts:
     def close(self) -> None:
         self.reward_fn.close()
         self.sampler.close()
+        close_engine = getattr(self.engine, "close", None)  # not in the protocol: only engines with
+        if close_engine is not None:  # processes of their own (Ray workers) have something to stop
+            close_engine()
 
 
 def _build(cfg: Config, procs=ONE) -> Parts:
@@ -151,8 +154,7 @@ def _build(cfg: Config, procs=ONE) -> Parts:
     model, tokenizer = build_policy(cfg)
     method = build_method(cfg, model, tokenizer)  # its reference model and critic, if any
     procs.shard(model)  # after the reference model and critic copied it whole; before the optimizer
-    engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=cfg.rollout.dtype,
-                          batch_size=cfg.rollout.batch_size, seed=cfg.run.seed)
+    engine = build_run_engine(cfg, model, tokenizer)  # `rollout.engine`, placed by `run.backend`
     o = cfg.optim
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=o.lr,
                                   betas=tuple(o.betas), weight_decay=o.weight_decay)

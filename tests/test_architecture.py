@@ -10,7 +10,7 @@ import psutil
 from rlvr.algos import ADVANTAGES, LOSSES
 from rlvr.config import load_config
 from rlvr.methods import METHODS
-from rlvr.rollout import ENGINES
+from rlvr.rollout import BACKENDS, ENGINES
 from rlvr.samplers import SAMPLERS
 from rlvr.trackers import TRACKERS
 
@@ -86,7 +86,7 @@ def _code_words(path: Path) -> set[str]:
 
 def test_the_training_loop_names_no_method_sampler_or_engine():
     train = RLVR / "train.py"
-    names = {*METHODS, *SAMPLERS, *ENGINES, *TRACKERS, *ADVANTAGES, *LOSSES, "critic", "jepo", "self_verify",
+    names = {*METHODS, *SAMPLERS, *ENGINES, *BACKENDS, *TRACKERS, *ADVANTAGES, *LOSSES, "critic", "jepo", "self_verify",
              "ref_model"}
     assert not names & _code_words(train), names & _code_words(train)
     tree = ast.parse(train.read_text())

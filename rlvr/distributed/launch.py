@@ -35,6 +35,9 @@ def check_several_processes(cfg, nproc: int) -> None:
         raise ConfigError(f"'rollout.engine' is {cfg.rollout.engine!r} with 'rollout.dtype' {cfg.rollout.dtype!r}, "
                           f"but with several processes ({nproc}) the engine samples from the sharded trainer model "
                           "itself; allowed with --nproc > 1: rollout.engine hf, rollout.dtype float32")
+    if cfg.run.backend != "local":  # each process would start its own workers from its own shards
+        raise ConfigError(f"'run.backend' is {cfg.run.backend!r}, but several processes ({nproc}) sample from the "
+                          "sharded trainer model in each process; allowed with --nproc > 1: local")
 
 
 def launch(nproc: int, argv: list[str]) -> int:

@@ -4,6 +4,11 @@
 here, vLLM later) is imported only when it is chosen. Training, evaluation and `rlvr label`
 all build their engine with `build_engine`; a new engine is a module implementing the
 protocol plus one line here (docs/architecture.md, "Add an engine").
+
+`BACKENDS` maps `run.backend` to where the run's engine lives, also lazily: `local` builds
+`rollout.engine` in this process; `ray` builds a `RolloutEngine` over `rollout.workers` Ray
+actors that each hold one (`ray_pool.py`, docs/scale.md). Each entry is a function
+`(cfg, model, tokenizer) -> RolloutEngine`.
 """
 from __future__ import annotations
 
@@ -12,6 +17,11 @@ from rlvr.rollout.base import RolloutEngine, SamplingParams
 
 ENGINES: dict[str, str] = {
     "hf": "rlvr.rollout.hf:HFEngine",
+}
+
+BACKENDS: dict[str, str] = {
+    "local": "rlvr.rollout:build_local_engine",
+    "ray": "rlvr.rollout.ray_pool:build_ray_engine",
 }
 
 
@@ -27,4 +37,16 @@ def build_engine(name: str, model, tokenizer, *, dtype: str = "float32", batch_s
     return engine_class(name)(model, tokenizer, dtype=dtype, batch_size=batch_size, seed=seed)
 
 
-__all__ = ["ENGINES", "RolloutEngine", "SamplingParams", "build_engine", "engine_class"]
+def build_local_engine(cfg, model, tokenizer) -> RolloutEngine:
+    """The `local` backend: `rollout.engine` in this process."""
+    r = cfg.rollout
+    return build_engine(r.engine, model, tokenizer, dtype=r.dtype, batch_size=r.batch_size, seed=cfg.run.seed)
+
+
+def build_run_engine(cfg, model, tokenizer) -> RolloutEngine:
+    """The run's engine, where `run.backend` puts it."""
+    return lazy_entry(BACKENDS, cfg.run.backend, "run backend")(cfg, model, tokenizer)
+
+
+__all__ = ["BACKENDS", "ENGINES", "RolloutEngine", "SamplingParams", "build_engine", "build_local_engine",
+           "build_run_engine", "engine_class"]

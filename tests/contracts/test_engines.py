@@ -1,6 +1,9 @@
 """The RolloutEngine contract (rlvr/rollout/base.py), run against every entry of ENGINES and
-the toy plug-in of tests/plugins.py: a new engine is tested the moment it is registered."""
+the toy plug-in of tests/plugins.py: a new engine is tested the moment it is registered. The
+Ray backend's pool (`ray:hf`: two Ray workers running the HF engine) keeps the same contract;
+it is skipped where ray is not installed."""
 import copy
+import importlib.util
 
 import pytest
 import torch
@@ -9,18 +12,38 @@ from rlvr.batching import collate, score
 from rlvr.models import tiny_model
 from rlvr.rollout import ENGINES, RolloutEngine, SamplingParams, build_engine
 
-NAMES = sorted(ENGINES) + ["tests.plugins:ConstantEngine"]
+HAS_RAY = importlib.util.find_spec("ray") is not None
+NAMES = sorted(ENGINES) + ["tests.plugins:ConstantEngine",
+                           pytest.param("ray:hf", marks=pytest.mark.skipif(not HAS_RAY, reason="ray is not installed"))]
 SAMPLING = SamplingParams(max_new_tokens=5, temperature=0.7)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    ray.init(num_cpus=16, object_store_memory=100 * 2**20, include_dashboard=False)  # logical CPUs: several pools at once
+    yield
+    ray.shutdown()
 
 
 @pytest.fixture(params=NAMES)
 def make(request):
     model, tok = tiny_model(0)  # a fresh model per test: an engine may share the trainer's weights
     prompts = [tok(p).input_ids for p in ("1+1=", "a longer prompt", "x")]
+    pools = []
 
     def build(seed=0):
+        if request.param.startswith("ray:"):
+            from rlvr.rollout.ray_pool import RayRolloutPool
+
+            request.getfixturevalue("local_ray")
+            pools.append(RayRolloutPool(request.param[4:], model, tok, seed=seed, workers=2))
+            return pools[-1]
         return build_engine(request.param, model, tok, seed=seed)
-    return build, model, tok, prompts
+    yield build, model, tok, prompts
+    for pool in pools:
+        pool.close()
 
 
 def test_prompt_major_with_indices(make):
