@@ -145,7 +145,7 @@ class RayRolloutPool:
                 deaths[w] += 1
                 if deaths[w] > RESTARTS_PER_CALL:
                     raise RuntimeError(f"rollout worker {w} died {deaths[w]} times in one call; last: {e}") from e
-                self._replace(w, f"{type(e).__name__}", len(shards[w]))
+                self._replace(w, type(e).__name__, len(shards[w]))
                 pending[self._submit(w, shards[w], prompts, seeds, n, sampling)] = w
                 continue
             except RayTaskError as e:  # the engine raised: the run stops with the engine's own error
