@@ -1,5 +1,7 @@
 """`--nproc N`: the command each process runs, what several processes refuse before any of
 them starts, and that one process never touches torch.distributed."""
+import importlib.util
+
 import pytest
 
 from rlvr.cli import main
@@ -16,7 +18,9 @@ def test_each_process_runs_the_command_without_nproc():
 
 
 @pytest.mark.parametrize("override,key", [({"model": {"lora": {"rank": 4}}}, "model.lora.rank"),
-                                          ({"rollout": {"dtype": "bfloat16"}}, "rollout.dtype")])
+                                          ({"rollout": {"dtype": "bfloat16"}}, "rollout.dtype"),
+                                          pytest.param({"run": {"backend": "ray"}}, "run.backend", marks=pytest.mark.skipif(
+                                              importlib.util.find_spec("ray") is None, reason="ray is not installed"))])
 def test_what_several_processes_cannot_run_is_refused_naming_the_key(override, key):
     cfg = load_config(None, {"model": {"path": "tiny"}, **override})
     check_several_processes(cfg, 1)  # one process runs it
