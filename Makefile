@@ -6,13 +6,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-scale install bench clean
 
 demo: $(STAMP)
 	$(BIN)/rlvr train configs/quickstart.yaml $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# Several training processes (FSDP2 over gloo) and Ray rollout workers: minutes of process
+# start-ups, so kept out of `make test`; CI runs it after the suite.
+test-scale: $(STAMP)
+	$(BIN)/python -m pytest -q -m scale $(ARGS)
 
 install: $(STAMP)
 

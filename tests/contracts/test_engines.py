@@ -14,7 +14,7 @@ from rlvr.rollout import ENGINES, RolloutEngine, SamplingParams, build_engine
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 NAMES = sorted(ENGINES) + ["tests.plugins:ConstantEngine",
-                           pytest.param("ray:hf", marks=pytest.mark.skipif(not HAS_RAY, reason="ray is not installed"))]
+                           pytest.param("ray:hf", marks=[pytest.mark.scale, pytest.mark.skipif(not HAS_RAY, reason="ray is not installed")])]
 SAMPLING = SamplingParams(max_new_tokens=5, temperature=0.7)
 
 

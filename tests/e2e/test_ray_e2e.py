@@ -13,7 +13,7 @@ from tests.conftest import ROOT, rlvr_cmd
 from tests.equivalence import VOLATILE
 
 pytest.importorskip("ray", reason="the Ray backend needs `pip install 'rlvr[ray]'`")
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.scale]
 
 STEPS, PROMPTS, G = 6, 4, 8  # configs/tiny.yaml: 4 prompts × 8 completions a step
 COMMON = [f"--run.steps={STEPS}", f"--run.log_samples={PROMPTS * G}", "--run.progress=false",

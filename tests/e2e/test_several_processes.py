@@ -13,6 +13,8 @@ from transformers import AutoModelForCausalLM
 from rlvr.checkpoint import verify_checkpoint
 from tests.conftest import rlvr_cmd
 
+pytestmark = pytest.mark.scale  # several processes: `make test-scale` (CI runs it after `make test`)
+
 # one thread in every process (torchrun's default for several), so that 1 and 2 processes
 # compute the first step's rollout alike
 ARGS = ["--run.progress=false", "--eval.before=false", "--eval.after=false", "--run.trackers=[]",

@@ -17,6 +17,8 @@ from rlvr.rollout.base import SamplingParams
 from rlvr.rollout.hf import HFEngine
 from tests.unit.distributed.gloo import in_processes
 
+pytestmark = pytest.mark.scale  # several processes: `make test-scale` (CI runs it after `make test`)
+
 # 3 prompts × 4 samples in 2 mini-batches of 6; the zero advantages (skipped rows) leave 4 and 3
 # rows to run, shared 2/2 and 2/1 — with micro-batches of 1 the second process makes a
 # stand-in pass

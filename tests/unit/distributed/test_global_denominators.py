@@ -10,6 +10,8 @@ from rlvr.distributed.reduce import global_totals, micro_batches, share
 from rlvr.methods.objective import BUDGETED_REDUCTIONS
 from tests.unit.distributed.gloo import in_processes
 
+pytestmark = pytest.mark.scale  # several processes: `make test-scale` (CI runs it after `make test`)
+
 B, T = 7, 6  # 7 rows: shares of 4 and 3, unequal token counts
 
 

@@ -15,6 +15,8 @@ from rlvr.rollout import SamplingParams, build_engine  # noqa: E402
 from rlvr.rollout.ray_pool import RayRolloutPool  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
+pytestmark = pytest.mark.scale  # several processes: `make test-scale` (CI runs it after `make test`)
+
 SAMPLING = SamplingParams(max_new_tokens=4, temperature=1.0)
 KILLED = "tests.ray_plugins:KilledOnceEngine"
 
