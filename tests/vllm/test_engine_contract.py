@@ -4,10 +4,13 @@ import pytest
 
 pytest.importorskip("vllm", reason="needs vllm: `make vllm-env`, then `make test-vllm`")
 
-from tests.contracts.test_engines import (  # noqa: E402,F401 — collected here with the fixture below
-    test_lengths_and_finish_reasons, test_logprobs_are_what_the_trainer_scores, test_prompt_major_with_indices,
-    test_seeding_and_state_give_the_same_samples, test_update_weights_changes_what_it_samples_from)
+from tests.contracts import test_engines as contract  # noqa: E402
 from tests.vllm.conftest import vllm_engine, vllm_tiny_model  # noqa: E402
+
+
+# every test of the contract suite, collected here with the `make` fixture below (a test added
+# there runs here too)
+globals().update({name: test for name, test in vars(contract).items() if name.startswith("test_")})
 
 
 @pytest.fixture
