@@ -21,11 +21,13 @@ Four choices carry the contract (`base.py`):
 - **Seeds.** Every prompt gets its own vLLM seed drawn from the engine's torch generator, so
   the generator's state is all a checkpoint needs and `sampling.seed` seeds one call alone.
 - **Weights in memory.** `update_weights` streams the trainer's tensors into vLLM's model
-  through the worker's `reload_weights` (no file is written); the engine's dtype is its own.
+  through the worker's `reload_weights` (`LLM.collective_rpc`; no file is written); the
+  engine's dtype is its own.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import shutil
@@ -43,16 +45,14 @@ TINY_HEAD_SIZE = 16  # the `tiny` test model: hidden 64 over 4 heads (rlvr.model
 SEED_RANGE = 2**31 - 1  # vLLM's per-request seeds are plain ints; torch.randint's bound
 
 
-def _set_logit_scale(worker, scale: float) -> None:
-    """Run inside vLLM's worker: the factor its logits processor multiplies the logits by."""
-    worker.model_runner.model.logits_processor.scale = scale
-
-
-def _reload_weights(worker, weights: list[tuple[str, torch.Tensor]]) -> None:
-    """Run inside vLLM's worker: load `weights` (Hugging Face names) into the model as a
-    checkpoint would be, then redo what vLLM does after loading (the CPU back end repacks
-    the linear layers' weights, which a plain `load_weights` cannot write into)."""
-    worker.model_runner.reload_weights(weights_iterator=iter(weights))
+def _set_logit_scale(model, scale: float) -> None:
+    """Run on vLLM's model (`LLM.apply_model`): the factor its logits processor multiplies the
+    logits by — the temperature moved into the model (see the module's docstring)."""
+    processor = getattr(model, "logits_processor", None)
+    if processor is None or not hasattr(processor, "scale"):
+        raise NotImplementedError(f"vLLM's {type(model).__name__} has no logits processor with a scale; the vllm "
+                                  "engine cannot give it the trainer's log-prob semantics")
+    processor.scale = scale
 
 
 def vllm_installed() -> bool:
@@ -165,7 +165,8 @@ class VLLMEngine:
                                gpu_memory_utilization=gpu_memory_utilization)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        self._scale = 1.0
+        self._scale: float | None = None
+        self._use_logit_scale(1.0)  # a model without the scale fails here, not at the first step
 
     # -- protocol ---------------------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingParams) -> list[Completion]:
@@ -195,9 +196,12 @@ class VLLMEngine:
     def update_weights(self, model) -> None:
         # Detached views of the trainer's tensors: vLLM copies them into its own (cast to its
         # dtype) and keeps no reference, so nothing is written to disk and nothing is cloned here.
+        # The worker's `reload_weights` loads them as a checkpoint would be loaded, then redoes
+        # vLLM's post-load processing (the CPU back end repacks the linear layers' weights,
+        # which a plain `load_weights` cannot write into).
         weights = [(name, t.detach()) for name, t in model.state_dict().items()]
-        self.llm.collective_rpc(_reload_weights, args=(weights,))
-        self._reset_cache()
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        self.llm.reset_prefix_cache()  # cached prefixes hold keys and values of the old weights
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -208,12 +212,8 @@ class VLLMEngine:
     # -- helpers ----------------------------------------------------------------------
     def _use_logit_scale(self, scale: float) -> None:
         if scale != self._scale:
-            self.llm.collective_rpc(_set_logit_scale, args=(scale,))
+            self.llm.apply_model(functools.partial(_set_logit_scale, scale=scale))
             self._scale = scale
-
-    def _reset_cache(self) -> None:
-        # cached prefixes hold keys and values of the old weights
-        self.llm.reset_prefix_cache()
 
     def _completion(self, output, prompt_index: int) -> Completion:
         tokens = list(output.token_ids)
