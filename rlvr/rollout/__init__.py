@@ -1,7 +1,7 @@
 """Rollout engines: what samples completions for the trainer (`base.RolloutEngine`).
 
 `ENGINES` maps `rollout.engine` to a lazy dotted name, so an engine's back end (transformers
-here, vLLM later) is imported only when it is chosen. Training, evaluation and `rlvr label`
+for `hf`, vLLM for `vllm`) is imported only when it is chosen. Training, evaluation and `rlvr label`
 all build their engine with `build_engine`; a new engine is a module implementing the
 protocol plus one line here (docs/architecture.md, "Add an engine").
 
@@ -17,6 +17,7 @@ from rlvr.rollout.base import RolloutEngine, SamplingParams
 
 ENGINES: dict[str, str] = {
     "hf": "rlvr.rollout.hf:HFEngine",
+    "vllm": "rlvr.rollout.vllm:VLLMEngine",  # needs the vllm package (`make vllm-env`)
 }
 
 BACKENDS: dict[str, str] = {

