@@ -3,7 +3,7 @@
 Each step: the sampler collects prompts, completions and their rewards (`rlvr.samplers`) →
 the method prepares its batch and advantages (`rlvr.methods`) → the shared optimisation
 minimises the method's loss terms over epochs × mini-batches × micro-batches
-(`rlvr.methods.objective`, `rlvr.optimise`) → the method's after-update (a critic's steps) →
+(`rlvr.methods.objective`, `rlvr.optimise`) → the method's after-update (its own extra steps) →
 the rollout engine samples from the new weights (`rlvr.rollout`) → log → evaluate /
 checkpoint. Which sampler, method and engine run is a matter of registry names in the config
 (`rollout.sampler`, `algo.method`, `rollout.engine`, chosen from the other keys when empty);
@@ -41,7 +41,7 @@ from rlvr.rollout import build_run_engine
 from rlvr.rundir import claim_run_dir, run_dir_of
 from rlvr.runfiles import DiskFull, RunExists, atomic_write_text, disk_full_reported_once, is_disk_full
 from rlvr.runlog import RunLog, write_report
-from rlvr.samplers import build_sampler
+from rlvr.samplers import sampler_for
 from rlvr.verifiers.references import check_references
 from rlvr.verifiers.reward import build_reward_function
 
@@ -152,8 +152,8 @@ def _build(cfg: Config, procs=ONE) -> Parts:
     random.seed(cfg.run.seed)
     torch.manual_seed(cfg.run.seed)
     model, tokenizer = build_policy(cfg)
-    method = build_method(cfg, model, tokenizer)  # its reference model and critic, if any
-    procs.shard(model)  # after the reference model and critic copied it whole; before the optimizer
+    method = build_method(cfg, model, tokenizer)  # with the models it scores with, if any
+    procs.shard(model)  # after the method's own models copied it whole; before the optimizer
     engine = build_run_engine(cfg, model, tokenizer)  # `rollout.engine`, placed by `run.backend`
     o = cfg.optim
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=o.lr,
@@ -166,7 +166,7 @@ def _build(cfg: Config, procs=ONE) -> Parts:
     render.check(stream.rows or [], "training")
     render.check(held_out, "held-out")
     reward_fn = build_reward_function(cfg)
-    sampler = build_sampler(cfg, tokenizer, needs_greedy=method.needs_greedy_rewards(cfg))
+    sampler = sampler_for(cfg, tokenizer, method)
     return Parts(cfg, model, tokenizer, method, engine, optimizer, scheduler, stream, held_out, render,
                  reward_fn, sampler, eval_tokens, procs)
 

@@ -41,6 +41,12 @@ def sampler_name(cfg, *, needs_greedy: bool) -> str:
     return "greedy_baseline" if needs_greedy else "groups"
 
 
+def sampler_for(cfg, tokenizer, method) -> Sampler:
+    """The run's sampler for its method: the method says whether it trains against a greedy
+    completion's reward (ReMax), which picks the sampler that also collects one."""
+    return build_sampler(cfg, tokenizer, needs_greedy=method.needs_greedy_rewards(cfg))
+
+
 def build_sampler(cfg, tokenizer, *, needs_greedy: bool) -> Sampler:
     """The run's sampler: the base one, wrapped by `self_verify` when enabled. `needs_greedy`:
     the method trains against a greedy completion's reward (it says so itself)."""
@@ -51,4 +57,4 @@ def build_sampler(cfg, tokenizer, *, needs_greedy: bool) -> Sampler:
 
 
 __all__ = ["SAMPLERS", "DynamicSampler", "GreedyBaselineSampler", "GroupSampler", "Rollout", "Sampler",
-           "SelfVerifySampler", "build_sampler", "overlong_penalty", "sampler_class", "sampler_name"]
+           "SelfVerifySampler", "build_sampler", "sampler_for", "overlong_penalty", "sampler_class", "sampler_name"]
