@@ -143,6 +143,10 @@ class RolloutConfig:
     `run.backend: local` (the engine in this process)."""
     worker_gpus: float = 0.0
     """GPUs each Ray rollout worker reserves (0: CPU workers); a worker with a GPU decodes on it."""
+    max_staleness: int = 0
+    """Asynchronous steps: generation runs this many steps ahead of training, overlapping the
+    update (a rollout may come from weights up to k updates old; `staleness/*` logs by how
+    many; `algo.correction` weights the stale samples). 0: the synchronous loop. docs/scale.md."""
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,9 @@ def _check_backend(cfg) -> None:
         raise ConfigError(f"bad value {r.workers!r} for 'rollout.workers'; must be at least 1")
     if r.worker_gpus < 0:
         raise ConfigError(f"bad value {r.worker_gpus!r} for 'rollout.worker_gpus'; must be at least 0")
+    if r.max_staleness < 0:
+        raise ConfigError(f"bad value {r.max_staleness!r} for 'rollout.max_staleness'; must be at least 0 "
+                          "(0: synchronous steps)")
     if run.ray_object_store_mb < RAY_MIN_OBJECT_STORE_MB:
         raise ConfigError(f"bad value {run.ray_object_store_mb!r} for 'run.ray_object_store_mb'; must be at least "
                           f"{RAY_MIN_OBJECT_STORE_MB} (Ray's smallest object store)")

@@ -42,6 +42,7 @@ from rlvr.rundir import claim_run_dir, run_dir_of
 from rlvr.runfiles import DiskFull, RunExists, atomic_write_text, disk_full_reported_once, is_disk_full
 from rlvr.runlog import RunLog, write_report
 from rlvr.samplers import sampler_for
+from rlvr.samplers.pipeline import RolloutQueue
 from rlvr.verifiers.references import check_references
 from rlvr.verifiers.reward import build_reward_function
 
@@ -111,11 +112,16 @@ class Parts:
     sampler: object
     eval_tokens: int
     procs: object = ONE
+    rollouts: RolloutQueue | None = None
+    """The steps' rollouts, generated `rollout.max_staleness` steps ahead (0: each in its step)."""
 
     def state(self, step: int, before: dict | None, after: dict | None) -> dict:
         """What a checkpoint keeps beside the weights, for an exact resume (and the held-out
         evaluations before training and, in the last step's, after it)."""
-        return {"optimizer": self.procs.optimizer_state(self.optimizer, self.model),
+        # first: it waits for the generation in flight, whose draws the engine's, the stream's
+        # and the sampler's states below then include
+        queued = self.rollouts.state_dict()
+        return {"rollouts": queued, "optimizer": self.procs.optimizer_state(self.optimizer, self.model),
                 "scheduler": self.scheduler.state_dict(),
                 "engine": self.engine.state_dict(), "data": self.stream.state_dict(), "rng": rng_state(),
                 "sampler": self.sampler.state_dict(), "eval_before": before, "eval_after": after,
@@ -131,9 +137,11 @@ class Parts:
         self.sampler.load_state_dict(state.get("sampler", {}))
         set_rng_state(state["rng"])
         self.engine.update_weights(self.model)
+        self.rollouts.load_state_dict(state.get("rollouts", {}), step=state["step"])
         return state["step"], state.get("eval_before"), state.get("eval_after")
 
     def close(self) -> None:
+        self.rollouts.close()  # first: a generation in flight still uses the reward function
         self.reward_fn.close()
         self.sampler.close()
         close_engine = getattr(self.engine, "close", None)  # not in the protocol: only engines with
@@ -167,20 +175,31 @@ def _build(cfg: Config, procs=ONE) -> Parts:
     render.check(held_out, "held-out")
     reward_fn = build_reward_function(cfg)
     sampler = sampler_for(cfg, tokenizer, method)
-    return Parts(cfg, model, tokenizer, method, engine, optimizer, scheduler, stream, held_out, render,
-                 reward_fn, sampler, eval_tokens, procs)
+    p = Parts(cfg, model, tokenizer, method, engine, optimizer, scheduler, stream, held_out, render,
+              reward_fn, sampler, eval_tokens, procs)
+    p.rollouts = RolloutQueue(partial(_collect, p), engine.update_weights, max_staleness=cfg.rollout.max_staleness,
+                              steps=cfg.run.steps)
+    return p
+
+
+def _collect(p: Parts, version: int):
+    """One step's rollout, generated and scored from the engine's weights of `version` (the
+    training steps they have had) — in the step itself, or ahead of it on the generation
+    thread (rlvr/samplers/pipeline.py)."""
+    p.reward_fn.global_step = version  # a TRL function's trainer_state.global_step: steps done
+    rollout = p.sampler.collect(p.stream, p.engine, p.reward_fn, p.render)
+    if p.cfg.data.truncate == "left":
+        rollout.metrics["data/truncated_prompts"], p.render.truncated = float(p.render.truncated), 0
+    return rollout
 
 
 def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
     """One step: (its metrics, the rows for samples.jsonl, whether every advantage was 0 —
     None when nothing was trained or the loss learns at zero advantage)."""
     cfg, t0 = p.cfg, time.time()
-    p.reward_fn.global_step = step - 1  # training steps done: a TRL function's trainer_state.global_step
-    rollout = p.sampler.collect(p.stream, p.engine, p.reward_fn, p.render)
-    t_gen = time.time() - t0  # generation and rewards
+    rollout = p.rollouts.next(step)
+    t_gen = time.time() - t0  # generation and rewards (with asynchronous steps: the wait for them)
     metrics = dict(rollout.metrics)
-    if cfg.data.truncate == "left":
-        metrics["data/truncated_prompts"], p.render.truncated = float(p.render.truncated), 0
     rows, all_zero = [], None
     if rollout.samples:
         train = p.method.prepare(rollout, step=step)
@@ -188,13 +207,14 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
         metrics.update(update_policy(p.model, train, cfg=cfg, optimizer=p.optimizer, scheduler=p.scheduler,
                                      step=step, parallel=p.procs))
         metrics.update(p.method.after_update(train, step=step))
-        p.engine.update_weights(p.model)  # the engine samples from the new weights from now on
+        p.rollouts.advance(step, p.model, updated=True)  # the engine samples from the new weights from now on
         p.reward_fn.global_step = step
         rows = _sample_rows(rollout, train.rewards, train.advantages, cfg.run.log_samples)
         all_zero = None if train.learns_at_zero_advantage else bool(train.advantages.eq(0).all())
     else:  # dynamic sampling found no group with a reward spread: nothing to learn from
         print(f"step {step}: every group had equal rewards after {cfg.rollout.max_gen_rounds} "
               "generation rounds; no update", flush=True)
+        p.rollouts.advance(step, p.model, updated=False)
     elapsed = time.time() - t0
     metrics.update({"time/update_s": elapsed - t_gen, "time/step_s": elapsed,
                     "update/skipped": float(not rollout.samples)})
@@ -256,6 +276,7 @@ def _train(cfg: Config, run_dir: Path, ckpt: Path | None, procs=ONE) -> dict:
 
 
 def _held_out_eval(p: Parts, label: str) -> dict:
+    p.rollouts.settle()  # the engine is the evaluation's until the next generation starts
     t = time.time()
     res = evaluate(p.engine, p.held_out, p.render, p.reward_fn, max_new_tokens=p.eval_tokens,
                    progress=p.cfg.run.progress,
@@ -281,6 +302,7 @@ def _sample_rows(rollout, rewards: torch.Tensor, advantages: torch.Tensor, n: in
                      "reward": float(rewards.reshape(-1)[i]),
                      "advantage": float(adv if adv.dim() == 0 else adv[adv != 0].mean() if adv.any() else 0.0),
                      "finish_reason": c.finish_reason,
+                     **({"policy_version": rollout.policy_versions[i]} if rollout.policy_versions else {}),
                      "verifiers": {k: {"reward": v.reward, **v.info} for k, v in rollout.verdicts[i].items()}})
     return rows
 

@@ -35,6 +35,9 @@ def check_several_processes(cfg, nproc: int) -> None:
         raise ConfigError(f"'rollout.engine' is {cfg.rollout.engine!r} with 'rollout.dtype' {cfg.rollout.dtype!r}, "
                           f"but with several processes ({nproc}) the engine samples from the sharded trainer model "
                           "itself; allowed with --nproc > 1: rollout.engine hf, rollout.dtype float32")
+    if cfg.rollout.max_staleness > 0:  # a background generation's passes would interleave with the update's collectives
+        raise ConfigError(f"'rollout.max_staleness' is {cfg.rollout.max_staleness}, but several processes ({nproc}) "
+                          "generate with the sharded trainer model, in step; allowed with --nproc > 1: 0")
     if cfg.run.backend != "local":  # each process would start its own workers from its own shards
         raise ConfigError(f"'run.backend' is {cfg.run.backend!r}, but several processes ({nproc}) sample from the "
                           "sharded trainer model in each process; allowed with --nproc > 1: local")

@@ -12,6 +12,8 @@ actors that each hold one (`ray_pool.py`, docs/scale.md). Each entry is a functi
 """
 from __future__ import annotations
 
+import copy
+
 from rlvr.plugins import lazy_entry
 from rlvr.rollout.base import RolloutEngine, SamplingParams
 
@@ -39,8 +41,12 @@ def build_engine(name: str, model, tokenizer, *, dtype: str = "float32", batch_s
 
 
 def build_local_engine(cfg, model, tokenizer) -> RolloutEngine:
-    """The `local` backend: `rollout.engine` in this process."""
+    """The `local` backend: `rollout.engine` in this process. With asynchronous steps
+    (`rollout.max_staleness` > 0) over a copy of the policy: generation then runs while the
+    optimizer changes the trainer's weights in place (rlvr/samplers/pipeline.py)."""
     r = cfg.rollout
+    if r.max_staleness > 0:
+        model = copy.deepcopy(model)
     return build_engine(r.engine, model, tokenizer, dtype=r.dtype, batch_size=r.batch_size, seed=cfg.run.seed)
 
 

@@ -48,6 +48,10 @@ class Rollout:
     token_credit: list[list[float]] | None = None
     """Per completion, per token: credit the sampler assigned (a tree's node values), for a
     method that trains on it; None: credit comes from `rewards` alone."""
+    policy_versions: list[int] | None = None
+    """Per completion: the policy version that generated it — how many training steps its
+    weights had had (set by `pipeline.RolloutQueue`; a step t rollout of the synchronous loop
+    has t − 1)."""
 
     @property
     def group_size(self) -> int:

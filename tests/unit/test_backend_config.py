@@ -44,3 +44,20 @@ def test_ray_missing_is_a_config_error_with_the_install_command(monkeypatch, tin
                         lambda name, *a, **k: None if name == "ray" else real(name, *a, **k))
     with pytest.raises(ConfigError, match=r"ray is not installed; install with: pip install 'rlvr\[ray\]'"):
         load_config(tiny_config_path, ["--run.backend=ray", "--rollout.workers=2"])
+
+
+def test_asynchronous_steps_give_the_local_engine_its_own_weights(tiny_config_path):
+    # generation overlaps the optimizer's in-place update, so the engine cannot sample from the
+    # trainer's tensors; it starts from an equal copy
+    cfg = load_config(tiny_config_path, ["--rollout.max_staleness=2"])
+    model, tok = tiny_model(0)
+    engine = build_run_engine(cfg, model, tok)
+    assert engine.model is not model
+    ours, theirs = dict(engine.model.named_parameters()), dict(model.named_parameters())
+    assert ours.keys() == theirs.keys()
+    assert all(ours[k].equal(theirs[k]) and ours[k].data_ptr() != theirs[k].data_ptr() for k in ours)
+
+
+def test_negative_staleness_names_the_key(tiny_config_path):
+    with pytest.raises(ConfigError, match="'rollout.max_staleness'; must be at least 0"):
+        load_config(tiny_config_path, ["--rollout.max_staleness=-1"])

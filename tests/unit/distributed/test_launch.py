@@ -47,3 +47,10 @@ def test_one_process_is_the_plain_loop(monkeypatch):
     assert processes_from_env() is ONE
     monkeypatch.setenv("WORLD_SIZE", "1")  # `torchrun --nproc_per_node 1` is one process too
     assert processes_from_env() is ONE
+
+
+def test_asynchronous_steps_are_refused_with_several_processes():
+    cfg = load_config(None, {"model": {"path": "tiny"}, "rollout": {"max_staleness": 1}})
+    check_several_processes(cfg, 1)
+    with pytest.raises(ConfigError, match=r"rollout\.max_staleness.*allowed with --nproc > 1: 0"):
+        check_several_processes(cfg, 2)
