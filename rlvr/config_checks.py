@@ -58,7 +58,7 @@ def validate(cfg) -> None:
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"cannot import 'rollout.engine' {cfg.rollout.engine!r}: {e}") from None
     if hasattr(engine, "check_config"):
-        engine.check_config(cfg)  # e.g. vllm: the package is installed, no LoRA
+        engine.check_config(cfg)  # e.g. vllm: the package is installed, a head size it takes
     if a.method and a.method not in METHODS and ":" not in a.method:
         raise ConfigError(f"bad value {a.method!r} for 'algo.method'; allowed values: {', '.join(sorted(METHODS))}, "
                           "or a plug-in 'package.module:Class'")

@@ -22,7 +22,9 @@ Four choices carry the contract (`base.py`):
   the generator's state is all a checkpoint needs and `sampling.seed` seeds one call alone.
 - **Weights in memory.** `update_weights` streams the trainer's tensors into vLLM's model
   through the worker's `reload_weights` (`LLM.collective_rpc`; no file is written); the
-  engine's dtype is its own.
+  engine's dtype is its own. A LoRA policy (a PEFT model) is sent merged, W + scaling·B@A under
+  the base model's names (`weights.policy_weights`), and vLLM is built on the base architecture:
+  vLLM runs a plain model and never sees the adapters.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from typing import Sequence
 import torch
 
 from rlvr.rollout.base import Prompt, SamplingParams
+from rlvr.rollout.weights import base_model, policy_weights
 from rlvr.types import Completion
 
 INSTALL_HINT = ("rollout.engine 'vllm' needs the vllm package: `make vllm-env` builds .venv-vllm with "
@@ -123,9 +126,6 @@ class VLLMEngine:
             raise ConfigError(f"rollout.engine 'vllm' cannot run model.path 'tiny' here: its head size is "
                               f"{TINY_HEAD_SIZE} and vLLM's CPU attention takes {_sizes_text()}; save a tiny "
                               "model with hidden 128 to a folder (tests/vllm does) or use rollout.engine 'hf'")
-        if cfg.model.lora.rank > 0:
-            raise ConfigError("rollout.engine 'vllm' does not take LoRA adapters yet (its weight sync sends "
-                              "full weights); set model.lora.rank to 0 or use rollout.engine 'hf'")
 
     def __init__(self, model, tokenizer, *, dtype: str = "float32", batch_size: int = 64, seed: int = 0,
                  kv_cache_gib: float | None = None, gpu_memory_utilization: float = 0.3) -> None:
@@ -139,13 +139,14 @@ class VLLMEngine:
 
         self.tokenizer = tokenizer
         self.generator = torch.Generator().manual_seed(seed)
-        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        base = base_model(model)  # a LoRA policy's transformers model: vLLM builds its architecture
+        eos = getattr(getattr(base, "generation_config", None), "eos_token_id", None)
         eos = eos if isinstance(eos, list) else [eos]
         self.stop_ids = sorted({i for i in eos + [tokenizer.eos_token_id] if i is not None})
         if not self.stop_ids:
             raise ValueError("the tokenizer has no end-of-turn token to stop at")
-        context = getattr(model.config, "max_position_embeddings", None) or 4096
-        head = getattr(model.config, "head_dim", None) or model.config.hidden_size // model.config.num_attention_heads
+        context = getattr(base.config, "max_position_embeddings", None) or 4096
+        head = getattr(base.config, "head_dim", None) or base.config.hidden_size // base.config.num_attention_heads
         if _cpu_head_sizes() and head not in _cpu_head_sizes():
             # vLLM itself would only fail at the first generation, deep in its attention
             raise ValueError(f"vLLM's CPU attention does not take this model's head size {head}; it takes "
@@ -156,8 +157,10 @@ class VLLMEngine:
         folder = tempfile.mkdtemp(prefix="rlvr-vllm-")
         try:
             # vLLM builds its model from a folder; the weights in it are the starting ones
-            # only — every later update goes through memory (`update_weights`).
-            model.save_pretrained(folder, safe_serialization=True)
+            # only — every later update goes through memory (`update_weights`). The base model's
+            # `save_pretrained` writes its config and, given the merged weights, a plain
+            # checkpoint of them (a PEFT model's own would write the adapter alone).
+            base.save_pretrained(folder, state_dict=dict(policy_weights(model)), safe_serialization=True)
             with _trainer_process_kept():
                 self.llm = LLM(model=folder, dtype=dtype, seed=seed, skip_tokenizer_init=True,
                                max_model_len=int(context), max_num_seqs=batch_size, enforce_eager=True,
@@ -194,13 +197,13 @@ class VLLMEngine:
         return out
 
     def update_weights(self, model) -> None:
-        # Detached views of the trainer's tensors: vLLM copies them into its own (cast to its
-        # dtype) and keeps no reference, so nothing is written to disk and nothing is cloned here.
+        # Detached views of the trainer's tensors (for a LoRA policy, each adapted layer's merged
+        # weight, made as vLLM asks for it): vLLM copies them into its own (cast to its dtype) and
+        # keeps no reference, so nothing is written to disk and no second model is held here.
         # The worker's `reload_weights` loads them as a checkpoint would be loaded, then redoes
         # vLLM's post-load processing (the CPU back end repacks the linear layers' weights,
         # which a plain `load_weights` cannot write into).
-        weights = [(name, t.detach()) for name, t in model.state_dict().items()]
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": policy_weights(model)})
         self.llm.reset_prefix_cache()  # cached prefixes hold keys and values of the old weights
 
     def state_dict(self) -> dict:

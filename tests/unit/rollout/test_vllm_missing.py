@@ -1,5 +1,6 @@
 """`rollout.engine: vllm` where vLLM is not installed (the main environment): a config error
-that says how to get it, raised when the config is built — before any model loads."""
+that says how to get it, raised when the config is built — before any model loads; and what
+the engine's config check lets through."""
 import importlib.util
 
 import pytest
@@ -15,10 +16,12 @@ def test_choosing_vllm_without_it_says_how_to_install_it():
         load_config(str(CONFIGS / "quickstart.yaml"), {"rollout": {"engine": "vllm"}})
 
 
-def test_vllm_refuses_lora_before_the_model_loads(monkeypatch):
+def test_vllm_takes_a_lora_policy(monkeypatch):
+    """LoRA used to be refused with `rollout.engine: vllm`; the engine now syncs the merged
+    weights (rlvr/rollout/weights.py), so the config is accepted."""
     import rlvr.rollout.vllm as engine
 
     monkeypatch.setattr(engine, "vllm_installed", lambda: True)  # as if installed
     monkeypatch.setattr(engine, "_cpu_head_sizes", lambda: [])
-    with pytest.raises(ConfigError, match="LoRA"):
-        load_config(str(CONFIGS / "quickstart.yaml"), {"rollout": {"engine": "vllm"}, "model": {"lora": {"rank": 8}}})
+    cfg = load_config(str(CONFIGS / "quickstart.yaml"), {"rollout": {"engine": "vllm"}, "model": {"lora": {"rank": 8}}})
+    assert cfg.rollout.engine == "vllm" and cfg.model.lora.rank == 8
