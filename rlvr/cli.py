@@ -75,11 +75,16 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         from rlvr.distributed.launch import check_several_processes, launch
 
         check_several_processes(cfg, args.nproc)
-        return launch(args.nproc, args.argv)
-    _quiet_transformers()
-    summary = train(cfg, resume=bool(args.resume))
-    if os.environ.get("RANK", "0") != "0":  # one of several processes: the first one reports
-        return 0
+        if cfg.run.backend != "ray":
+            return launch(args.nproc, args.argv)  # torchrun
+        from rlvr.distributed.ray_group import train_group
+
+        summary = train_group(cfg, args.nproc, resume=bool(args.resume))  # the processes as Ray actors
+    else:
+        _quiet_transformers()
+        summary = train(cfg, resume=bool(args.resume))
+        if os.environ.get("RANK", "0") != "0":  # one of several processes: the first one reports
+            return 0
     before, after = summary["eval_before"], summary["eval_after"]
     print(f"\nrun folder: {summary['run_dir']}")
     if before:
@@ -341,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     from rlvr.cli_args import normalise_overrides
     from rlvr.configtools import ConfigError
     from rlvr.data import DataError
+    from rlvr.distributed.ray_group import GroupFailed
     from rlvr.models import ModelNotFound
     from rlvr.runfiles import RunFolderError
     from rlvr.optimise import NonFiniteError
@@ -377,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args, parser)
         if args.command == "label":
             return _label(args, extra)
-    except (ConfigError, DataError, ModelNotFound, RunFolderError, NonFiniteError) as e:
+    except (ConfigError, DataError, ModelNotFound, RunFolderError, NonFiniteError, GroupFailed) as e:
         print(f"rlvr: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

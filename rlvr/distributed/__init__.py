@@ -8,7 +8,8 @@ its share of every mini-batch's rows, with the whole mini-batch's denominators, 
 gradients are summed, so N processes take the update one process takes
 (`rlvr/distributed/reduce.py` says why the denominators are the classic bug). Checkpoints are
 gathered into the one-process folder format, so a run resumes with any number of processes.
-docs/scale.md, "Several processes".
+docs/scale.md, "Several processes". With `run.backend: ray` the N processes are Ray actors
+instead (`ray_group.py`) and rank 0 drives the rollout workers for all (`ray_rollout.py`).
 
 Nothing here is imported by a one-process run beyond `processes_from_env`, which returns
 `ONE` (today's loop, unchanged) unless torchrun's WORLD_SIZE is above 1.

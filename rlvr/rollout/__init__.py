@@ -7,7 +7,8 @@ protocol plus one line here (docs/architecture.md, "Add an engine").
 
 `BACKENDS` maps `run.backend` to where the run's engine lives, also lazily: `local` builds
 `rollout.engine` in this process; `ray` builds a `RolloutEngine` over `rollout.workers` Ray
-actors that each hold one (`ray_pool.py`, docs/scale.md). Each entry is a function
+actors that each hold one (`ray_pool.py`, docs/scale.md; with several training processes the
+first drives it for all, rlvr/distributed/ray_rollout.py). Each entry is a function
 `(cfg, model, tokenizer) -> RolloutEngine`.
 """
 from __future__ import annotations

@@ -157,7 +157,12 @@ class RayRolloutPool:
     def update_weights(self, model) -> None:
         # only what the trainer can change travels (a LoRA run pushes its adapters alone); the
         # frozen weights came with the model at the start
-        weights = {name: p.detach().cpu() for name, p in model.named_parameters() if p.requires_grad}
+        self.push_weights({name: p.detach().cpu() for name, p in model.named_parameters() if p.requires_grad})
+
+    def push_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Every worker copies `weights` (parameters of its model, by name) into its model and
+        refreshes its engine: `update_weights` from weights gathered elsewhere (several
+        training processes, rlvr/distributed/ray_rollout.py)."""
         self._weights = ray.put(weights)
         for w, ref in [(w, a.load_weights.remote(self._weights)) for w, a in enumerate(self.actors)]:
             try:
@@ -223,8 +228,19 @@ class RayRolloutPool:
         print(f"rollout worker {w} died ({why}); restarted it as process {self.pids[w]}{again}", flush=True)
 
 
-def build_ray_engine(cfg, model, tokenizer) -> RayRolloutPool:
-    """The `ray` entry of `rlvr.rollout.BACKENDS`: the pool the config asks for."""
+def build_ray_engine(cfg, model, tokenizer):
+    """The `ray` entry of `rlvr.rollout.BACKENDS`: the pool the config asks for — driven by the
+    first process when several train (WORLD_SIZE > 1, as `processes_from_env` decides), which
+    gives the others its completions."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from rlvr.distributed.ray_rollout import rank_zero_rollout
+
+        return rank_zero_rollout(cfg, model, tokenizer, build_ray_pool)
+    return build_ray_pool(cfg, model, tokenizer)
+
+
+def build_ray_pool(cfg, model, tokenizer) -> RayRolloutPool:
+    """The pool of `rollout.workers` actors the config asks for, each starting from `model`."""
     r = cfg.rollout
     return RayRolloutPool(r.engine, model, tokenizer, dtype=r.dtype, batch_size=r.batch_size, seed=cfg.run.seed,
                           workers=r.workers, address=cfg.run.ray_address, object_store_mb=cfg.run.ray_object_store_mb,

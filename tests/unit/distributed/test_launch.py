@@ -17,15 +17,28 @@ def test_each_process_runs_the_command_without_nproc():
                                                                                       "--run.steps=3"]
 
 
+NEEDS_RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+
+
 @pytest.mark.parametrize("override,key", [({"model": {"lora": {"rank": 4}}}, "model.lora.rank"),
-                                          ({"rollout": {"dtype": "bfloat16"}}, "rollout.dtype"),
-                                          pytest.param({"run": {"backend": "ray"}}, "run.backend", marks=pytest.mark.skipif(
-                                              importlib.util.find_spec("ray") is None, reason="ray is not installed"))])
+                                          pytest.param({"model": {"lora": {"rank": 4}}, "run": {"backend": "ray"}},
+                                                       "model.lora.rank", marks=NEEDS_RAY),
+                                          ({"rollout": {"dtype": "bfloat16"}}, "rollout.dtype")])
 def test_what_several_processes_cannot_run_is_refused_naming_the_key(override, key):
     cfg = load_config(None, {"model": {"path": "tiny"}, **override})
     check_several_processes(cfg, 1)  # one process runs it
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as e:
         check_several_processes(cfg, 2)
+    if key != "model.lora.rank":  # the way out is named too
+        assert "'run.backend: ray'" in str(e.value)
+
+
+@NEEDS_RAY
+@pytest.mark.parametrize("rollout", [{"dtype": "bfloat16"}, {"engine": "rlvr.rollout.hf:HFEngine"}, {"workers": 2}])
+def test_with_the_ray_backend_the_rollout_workers_run_any_engine_for_several_processes(rollout):
+    """The engine runs on the Ray workers, not on the sharded trainer model (issue 12 §3)."""
+    check_several_processes(load_config(None, {"model": {"path": "tiny"}, "run": {"backend": "ray"},
+                                               "rollout": rollout}), 2)
 
 
 def test_the_command_line_refuses_before_any_process_starts(tiny_config_path, capsys):
