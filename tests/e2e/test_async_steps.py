@@ -85,3 +85,23 @@ def test_a_resumed_asynchronous_run_ends_with_the_same_weights(runs, tmp_path):
     b = load_file(resumed / "checkpoints" / f"step-{STEPS}" / "model.safetensors")
     assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
     assert _samples(resumed) == _samples(stale)
+
+
+@pytest.mark.scale
+def test_asynchronous_steps_on_ray_workers(tmp_path, tiny_config_path):
+    pytest.importorskip("ray", reason="the Ray backend needs `pip install 'rlvr[ray]'`")
+    import os
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    out = tmp_path / "ray"
+    proc = subprocess.run(rlvr_cmd() + ["train", tiny_config_path, "--out", str(out), *ARGS, "--rollout.max_staleness=1",
+                                        "--run.backend=ray", "--rollout.workers=2"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    m = _metrics(out)
+    # the pool is called from the rollout thread, its weights pushed between generations
+    assert [m[s]["policy_version"] for s in range(1, STEPS + 1)] == [0, 0, 1, 2]
+    assert m[1]["mismatch/logp_abs_diff"] < 1e-5
+    assert all(m[s]["mismatch/logp_abs_diff"] > 1e-3 for s in range(2, STEPS + 1))
