@@ -24,6 +24,22 @@ def vllm_engine(model, tokenizer, **kwargs):
     return engine_class("vllm")(model, tokenizer, kv_cache_gib=KV_CACHE_GIB, **kwargs)
 
 
+def assert_resume_from_middle_matches(out, resumed, train, *, last: int, middle: int) -> None:
+    """Resume a copy of run `out` from its step-`middle` checkpoint (`train(args)` runs
+    `rlvr train`): its final weights equal the uninterrupted run's, bit for bit."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    shutil.copytree(out, resumed)
+    for step in range(middle + 1, last + 1):
+        shutil.rmtree(resumed / "checkpoints" / f"step-{step}", ignore_errors=True)
+    train(["--resume", str(resumed)])
+    a = load_file(out / "checkpoints" / f"step-{last}" / "model.safetensors")
+    b = load_file(resumed / "checkpoints" / f"step-{last}" / "model.safetensors")
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+
+
 @pytest.fixture(autouse=True)
 def free_engines():
     """An engine holds its KV cache until collected: free it after each test."""

@@ -8,10 +8,8 @@ import pytest
 
 pytest.importorskip("vllm", reason="needs vllm: `make vllm-env`, then `make test-vllm`")
 
-from safetensors.torch import load_file  # noqa: E402
-
 from tests.conftest import rlvr_cmd  # noqa: E402
-from tests.vllm.conftest import vllm_tiny_model  # noqa: E402
+from tests.vllm.conftest import assert_resume_from_middle_matches, vllm_tiny_model  # noqa: E402
 
 ARGS = ["--run.progress=false", "--rollout.engine=vllm", "--run.steps=4", "--run.save_every=2",
         "--eval.size=8"]
@@ -43,10 +41,4 @@ def test_tiny_run_with_vllm_then_resume(tmp_path, tiny_folder, tiny_config_path)
     assert all(r["mismatch/logp_abs_diff"] < 1e-4 for r in lines[1:]), [r["mismatch/logp_abs_diff"] for r in lines]
 
     # resume from step 2 in a copy of the run: the same samples, the same final weights
-    resumed = tmp_path / "resumed"
-    subprocess.run(["cp", "-r", str(out), str(resumed)], check=True)
-    subprocess.run(["rm", "-rf", str(resumed / "checkpoints" / "step-4")], check=True)
-    _train(["--resume", str(resumed)])
-    a = load_file(out / "checkpoints" / "step-4" / "model.safetensors")
-    b = load_file(resumed / "checkpoints" / "step-4" / "model.safetensors")
-    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    assert_resume_from_middle_matches(out, tmp_path / "resumed", _train, last=4, middle=2)
