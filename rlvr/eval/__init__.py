@@ -1,5 +1,5 @@
-"""Evaluation: unbiased pass@k and greedy accuracy."""
+"""Evaluation: greedy accuracy, unbiased pass@k, maj@k, their intervals (rlvr.eval.stats)."""
 from rlvr.eval.evaluate import EvalResult, evaluate
-from rlvr.eval.passk import mean_pass_at_k, pass_at_k
+from rlvr.eval.stats import maj_at_k, mean_pass_at_k, pass_at_k
 
-__all__ = ["EvalResult", "evaluate", "mean_pass_at_k", "pass_at_k"]
+__all__ = ["EvalResult", "evaluate", "maj_at_k", "mean_pass_at_k", "pass_at_k"]

@@ -1,6 +1,6 @@
 import pytest
 
-from rlvr.eval.passk import mean_pass_at_k, pass_at_k
+from rlvr.eval.stats import mean_pass_at_k, pass_at_k
 
 
 def test_pass_at_k_by_hand():
