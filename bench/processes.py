@@ -4,7 +4,8 @@ seconds per step and the peak memory of each training process. Run it on an idle
     .venv/bin/python bench/processes.py --steps 4 --json bench/processes.json
 
 Each setting is one `rlvr train` of the demo's config (configs/quickstart.yaml) with the
-evaluations off and no checkpoint but the last. Step time is the mean of `time/step_s` over
+evaluations off, no checkpoint but the last, and the engine in fp32 (`--rollout.dtype=float32`:
+several processes sample from the sharded trainer model itself, so both settings do). Step time is the mean of `time/step_s` over
 the steps after the first (the first includes one-off allocations). Peak memory: the largest
 resident set each process of the run's tree reached, sampled every 0.2 s from /proc; the N
 largest are the N training processes (the driver, torchrun and the verifier workers are a few
@@ -57,11 +58,11 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def run(nproc: int, steps: int, config: str) -> dict:
+def run(nproc: int, steps: int, config: str, overrides: list[str]) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"bench-nproc{nproc}-")) / "run"
     cmd = [str(Path(sys.executable).parent / "rlvr"), "train", config, "--out", str(out), "--nproc", str(nproc),
            f"--run.steps={steps}", "--run.save_every=0", "--eval.before=false", "--eval.after=false",
-           "--run.progress=false"]
+           "--run.progress=false", *overrides]
     t0 = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peaks: dict[int, int] = {}
@@ -87,11 +88,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--config", default=str(ROOT / "configs" / "quickstart.yaml"))
     ap.add_argument("--json", help="write the results here")
+    # several processes sample from the sharded trainer model itself, in fp32: both settings do
+    ap.add_argument("--override", action="append", default=["--rollout.dtype=float32"],
+                    help="a config override given to both runs (repeatable)")
     args = ap.parse_args()
     import torch
 
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,
-               "config": args.config, "runs": [run(n, args.steps, args.config) for n in (1, 2)]}
+               "config": args.config, "overrides": args.override,
+               "runs": [run(n, args.steps, args.config, args.override) for n in (1, 2)]}
     for r in results["runs"]:
         print(f"--nproc {r['nproc']}: {r['seconds_per_step']:.1f} s/step (update {r['update_seconds_per_step']:.1f} s), "
               f"peak RSS per trainer {r['peak_rss_gb_per_trainer']} GB")
