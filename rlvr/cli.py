@@ -1,4 +1,4 @@
-"""The `rlvr` command: train, resume, evaluate, compare, inspect configs and verifiers."""
+"""The `rlvr` command: train, resume, evaluate, compare, report, inspect configs and verifiers."""
 from __future__ import annotations
 
 import argparse
@@ -226,6 +226,18 @@ def _config(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from rlvr.report import NotAReportFolder, build_report
+
+    try:
+        out = build_report(args.folder, args.out)
+    except NotAReportFolder as e:
+        print(f"rlvr: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
 def _algos() -> int:
     from rlvr.config import algo_presets, preset_summary
 
@@ -380,6 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--algo", metavar="NAME", help="layer configs/algos/NAME.yaml over CONFIG")
     c.add_argument("--reward", metavar="NAME", help="layer configs/rewards/NAME.yaml over CONFIG")
     sub.add_parser("verifiers", help="list the verifiers")
+    rp = sub.add_parser("report", help="write a run's or a comparison's report as one self-contained HTML file",
+                        description="Write one HTML file that opens with no server or network: for a run folder "
+                        "its held-out evaluation, a chart of every logged metric, a rollout browser (filter by "
+                        "step, prompt and reward, also from the address: report.html#step=2&min_reward=0.5), "
+                        "the config and the environment; for a folder of `rlvr compare` (summary.json) its "
+                        "table and curves. See docs/report.md.")
+    rp.add_argument("folder", metavar="RUN_OR_COMPARISON", help="a run folder or a comparison folder")
+    rp.add_argument("--out", metavar="FILE", help="where to write it (default FOLDER/report.html)")
     sub.add_parser("algos", help="list the algorithm presets (for --algo=NAME)")
 
     a = sub.add_parser("audit", help="audit verifiers: where they disagree, precision and recall on labels")
@@ -455,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verifiers()
         if args.command == "algos":
             return _algos()
+        if args.command == "report":
+            return _report(args)
         if args.command == "audit":
             return _audit(args, parser)
         if args.command == "label":

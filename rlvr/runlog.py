@@ -1,6 +1,7 @@
 """What a run leaves behind besides checkpoints: `metrics.jsonl` (one line per step, its
-held-out evaluation in it), `samples.jsonl`, `reward.png`, `report.md`, and what the
-configured trackers keep (`run.trackers`: TensorBoard events by default; `rlvr.trackers`).
+held-out evaluation in it), `samples.jsonl`, `reward.png`, `report.md`, `report.html` (with
+`environment.json`; rlvr.report), and what the configured trackers keep (`run.trackers`:
+TensorBoard events by default; `rlvr.trackers`).
 
 On resume, lines written after the checkpoint being resumed are dropped, so the files
 read as if the run had never stopped; so is a last line cut by a kill or a full disk
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -134,7 +136,8 @@ class RunLog:
 
 def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, after: dict | None,
                  history: list[dict], seconds: float, checkpoint: str | None) -> Path:
-    """`report.md`: what was trained, how it went, where the artefacts are."""
+    """`report.md`: what was trained, how it went, where the artefacts are; then `report.html`
+    beside it (`_write_html`)."""
     run_dir = Path(run_dir)
     lines = [f"# Run report: {run_dir.name}", ""]
     if before or after:
@@ -174,4 +177,19 @@ def write_report(run_dir: str | Path, *, config_yaml: str, before: dict | None, 
     if checkpoint:
         lines.append(f"- `{checkpoint}`: final weights (`AutoModelForCausalLM.from_pretrained`)")
     lines += ["", "## Resolved config", "", "```yaml", config_yaml.rstrip(), "```", ""]
-    return atomic_write_text(run_dir / "report.md", "\n".join(lines))
+    path = atomic_write_text(run_dir / "report.md", "\n".join(lines))
+    _write_html(run_dir)
+    return path
+
+
+def _write_html(run_dir: Path) -> None:
+    """`report.html` (and `environment.json`), built from the files the run just wrote. A failure
+    is a warning, never an error: the run is done and its files are safe, and `rlvr report RUN`
+    builds the page again later."""
+    try:
+        from rlvr.report import write_run_html
+
+        write_run_html(run_dir)
+    except Exception as e:  # whatever breaks in the page must not fail a finished run
+        print(f"warning: could not write {run_dir / 'report.html'} ({type(e).__name__}: {e}); "
+              f"`rlvr report {run_dir}` tries again", file=sys.stderr, flush=True)
