@@ -209,7 +209,7 @@ def _step(p: Parts, step: int) -> tuple[dict, list[dict], bool | None]:
         metrics.update(p.method.after_update(train, step=step))
         p.rollouts.advance(step, p.model, updated=True)  # the engine samples from the new weights from now on
         p.reward_fn.global_step = step
-        rows = _sample_rows(rollout, train.rewards, train.advantages, cfg.run.log_samples)
+        rows = _sample_rows(rollout, train.rewards, train.advantages, cfg.run.log_samples, p.tokenizer)
         all_zero = None if train.learns_at_zero_advantage else bool(train.advantages.eq(0).all())
     else:  # dynamic sampling found no group with a reward spread: nothing to learn from
         print(f"step {step}: every group had equal rewards after {cfg.rollout.max_gen_rounds} "
@@ -290,8 +290,9 @@ def _eval_metrics(result: dict) -> dict[str, float]:
     return {f"eval/{k}": v for k, v in result.items() if k != "examples"}
 
 
-def _sample_rows(rollout, rewards: torch.Tensor, advantages: torch.Tensor, n: int) -> list[dict]:
-    """`n` completions spread evenly over the batch (so over several prompts)."""
+def _sample_rows(rollout, rewards: torch.Tensor, advantages: torch.Tensor, n: int, tokenizer) -> list[dict]:
+    """`n` completions spread evenly over the batch (so over several prompts), each with its tokens' text
+    and the sampler's log-probs (the HTML report colours them)."""
     rows = []
     comps = rollout.completions
     for i in sorted({k * len(comps) // n for k in range(min(n, len(comps)))}):
@@ -302,6 +303,8 @@ def _sample_rows(rollout, rewards: torch.Tensor, advantages: torch.Tensor, n: in
                      "reward": float(rewards.reshape(-1)[i]),
                      "advantage": float(adv if adv.dim() == 0 else adv[adv != 0].mean() if adv.any() else 0.0),
                      "finish_reason": c.finish_reason,
+                     "tokens": [tokenizer.decode([t]) for t in c.token_ids],
+                     "token_logprobs": [round(float(x), 4) for x in c.logprobs],
                      **({"policy_version": rollout.policy_versions[i]} if rollout.policy_versions else {}),
                      "verifiers": {k: {"reward": v.reward, **v.info} for k, v in rollout.verdicts[i].items()}})
     return rows

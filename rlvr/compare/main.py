@@ -42,4 +42,16 @@ def compare(spec_path: str, *, out: str | None = None, jobs: int = 1, progress: 
     say(summary["table_md"])
     say(f"wrote {out_dir / 'summary.json'}, {out_dir / 'table.md'} and {len(summary['plots'])} plots in "
         f"{out_dir / 'plots'}")
+    _write_html(out_dir, say)
     return summary
+
+
+def _write_html(out_dir: Path, say) -> None:
+    """The comparison's report.html (`rlvr report` on the folder); a failure to draw it costs the
+    page, never the comparison, whose numbers are written above."""
+    from rlvr.report import build_report
+
+    try:
+        say(f"wrote {build_report(out_dir)}")
+    except Exception as e:  # noqa: BLE001 — the summary and table already stand
+        say(f"warning: could not write {out_dir / 'report.html'}: {type(e).__name__}: {e}")

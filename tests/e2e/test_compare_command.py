@@ -87,6 +87,13 @@ def test_the_comparison_writes_the_summary_the_table_and_the_plots(compared):
     assert len(summary["plots"]) == 8 and "plots/eval_accuracy-by-tokens.png" in summary["plots"]
     for rel in summary["plots"]:
         assert (out / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the comparison's HTML report, written at the end, draws the curves and links every run's own
+    page = (out / "report.html").read_text()
+    assert f"wrote {out / 'report.html'}" in proc.stdout and page.count("<svg") >= 8
+    for m in summary["methods"]:
+        assert m["name"] in page
+        for rel in m["runs"].values():
+            assert (out / rel / "report.html").is_file() and f"{rel}/report.html" in page
 
 
 def test_a_second_invocation_reuses_the_finished_runs(compared):
