@@ -42,6 +42,20 @@ def fmt(v: float) -> str:
     return f"{v:.2e}"
 
 
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Labels for evenly spaced ticks, with as many decimals as their spacing needs: `fmt`'s
+    significant digits would print 4.5725 and 4.5750 both as 4.57."""
+    if len(ticks) < 2:
+        return [fmt(t) for t in ticks]
+    step = abs(ticks[1] - ticks[0])
+    if not 1e-3 <= max(abs(t) for t in ticks) < 1e5 or step < 1e-6:
+        return [fmt(t) for t in ticks]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    while decimals < 12 and abs(round(step, decimals) - step) > step * 1e-6:  # a step of 0.0025 needs 4
+        decimals += 1
+    return [f"{t:.{decimals}f}" for t in ticks]
+
+
 def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
     """About n round tick values covering [lo, hi] (steps of 1, 2 or 5 times a power of ten)."""
     span = hi - lo
@@ -95,11 +109,13 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str = "step", w
         return round(top + (y1 - y) / (y1 - y0) * ph, 1)
 
     parts = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" class="plot"/>']
-    for t in nice_ticks(y0, y1):
+    y_ticks = nice_ticks(y0, y1)
+    for t, label in zip(y_ticks, tick_labels(y_ticks)):
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(t)}" y2="{py(t)}" class="grid"/>'
-                     f'<text x="{left - 4}" y="{py(t) + 3}" text-anchor="end">{fmt(t)}</text>')
-    for t in nice_ticks(x0, x1, 5):
-        parts.append(f'<text x="{px(t)}" y="{top + ph + 13}" text-anchor="middle">{fmt(t)}</text>')
+                     f'<text x="{left - 4}" y="{py(t) + 3}" text-anchor="end">{label}</text>')
+    x_ticks = nice_ticks(x0, x1, 5)
+    for t, label in zip(x_ticks, tick_labels(x_ticks)):
+        parts.append(f'<text x="{px(t)}" y="{top + ph + 13}" text-anchor="middle">{label}</text>')
     parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle" class="axis">'
                  f'{escape(x_label)}</text>')
     for s in series:
