@@ -305,7 +305,7 @@ def _sample_rows(rollout, rewards: torch.Tensor, advantages: torch.Tensor, n: in
                      "finish_reason": c.finish_reason,
                      "tokens": [tokenizer.decode([t]) for t in c.token_ids],
                      "token_logprobs": [round(float(x), 4) for x in c.logprobs],
-                     **({"policy_version": rollout.policy_versions[i]} if rollout.policy_versions else {}),
+                     "policy_version": rollout.policy_versions[i],  # RolloutQueue.next sets them
                      "verifiers": {k: {"reward": v.reward, **v.info} for k, v in rollout.verdicts[i].items()}})
     return rows
 

@@ -34,7 +34,8 @@ from rlvr.compare import CompareError
 from rlvr.compare.spec import Spec
 from rlvr.compare.summary import generated_tokens, read_rows
 from rlvr.config import Config, save_config
-from rlvr.configtools import ConfigError, build, read_yaml, to_plain
+from rlvr.configtools import ConfigError, build, read_yaml
+from rlvr.trackers.base import flat_config
 
 IGNORED = ("run.out", "run.progress", "run.threads")
 """Keys that may differ between a run folder's config and the spec's: where it is, whether it
@@ -80,16 +81,6 @@ def plan(spec: Spec, out: Path) -> list[Job]:
     return jobs
 
 
-def _flat(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in data.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def config_difference(job: Job, spec: Spec) -> str:
     """'' when the run folder is new or its config.yaml equals the job's up to `IGNORED`; else
     the first differing keys, both values."""
@@ -97,10 +88,10 @@ def config_difference(job: Job, spec: Spec) -> str:
     if not saved.is_file():
         return ""
     try:
-        there = _flat(to_plain(build(Config, read_yaml(str(saved)))))
+        there = flat_config(build(Config, read_yaml(str(saved))))
     except ConfigError as e:
         return f"its config.yaml does not load ({e})"
-    here = _flat(to_plain(job.cfg))
+    here = flat_config(job.cfg)
     skip = set(IGNORED) | (set(TOKEN_SEGMENT_KEYS) if spec.budget_kind == "tokens" else set())
     keys = [k for k in sorted(set(there) | set(here)) if k not in skip and there.get(k) != here.get(k)]
     shown = ", ".join(f"{k}: {there.get(k)!r} there, {here.get(k)!r} here" for k in keys[:3])
